@@ -1,0 +1,144 @@
+"""``autograder release``: generate the student material from ``solutions/`` + ``assignments/``.
+
+Outputs (all generated, never edited by hand, committed to the repository):
+
+- ``student_template/<module>.py``   stubs: solution regions -> ``raise NotImplementedError``
+- ``student_template/tests/test_<module>.py``   the public checks (from
+  ``assignments/<NN_name>/public_checks.py``) that students run with plain ``pytest``
+- ``student_template/conftest.py`` and ``README.md``
+- ``assignments/<NN_name>/<module>.ipynb``   the nbgrader source notebook
+
+Release is a pure function of its inputs (byte-identical output for the same input), and
+all-or-nothing: every output is computed in memory first, so a bad marker or config
+stops it before any file is touched.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import load_course
+from ..course import ASSIGNMENTS, project_root
+from ..errors import AutograderError
+from .notebooks import source_notebook
+from .stubs import make_stub
+
+__all__ = ["ReleasePlan", "plan_release", "write_release", "stale_files", "TEMPLATE_DIR"]
+
+TEMPLATE_DIR = "student_template"
+
+_CONFTEST = '''\
+"""Lets `pytest` in this folder import your modules (tensors.py, linear.py, ...)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+'''
+
+_README = """\
+# Your starter folder
+
+Six assignments, one module each. Open a module, read the docstrings (they are the
+specification), and replace every `raise NotImplementedError(...)` with your code.
+Keep every name and signature: the grader calls them.
+
+| module | assignment |
+| --- | --- |
+{rows}
+
+## Check your work
+
+    pip install torch torchvision pytest hypothesis
+    pytest                       # every public check
+    pytest tests/test_tensors.py # one assignment
+
+A public check that fails prints what it expected, what it received and, often, a
+hint. Passing every public check is a good sign, not a guarantee: the grader runs
+more (hidden) checks on the same tasks, with other inputs.
+
+## Hand in
+
+Submit the `.py` files you worked on (or the same code as notebooks). A module you do
+not submit scores zero; the others are still graded.
+"""
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """Every generated file, as ``{path relative to the project root: text}``."""
+
+    files: dict[str, str]
+
+
+def plan_release(root: Path | None = None) -> ReleasePlan:
+    """Compute every generated file in memory; raises ``AutograderError`` on bad input."""
+    root = root or project_root()
+    configs = load_course(root)
+    files: dict[str, str] = {
+        f"{TEMPLATE_DIR}/conftest.py": _CONFTEST,
+        f"{TEMPLATE_DIR}/README.md": _README.format(
+            rows="\n".join(f"| `{a.module}.py` | {configs[a.module].title} |" for a in ASSIGNMENTS)
+        ),
+    }
+    for assignment in ASSIGNMENTS:
+        solution_path = root / "solutions" / f"{assignment.module}.py"
+        folder = root / "assignments" / assignment.folder
+        try:
+            solution = solution_path.read_text(encoding="utf-8")
+            instructions = (folder / "README.md").read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AutograderError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        files[f"{TEMPLATE_DIR}/{assignment.module}.py"] = make_stub(
+            solution, solution_path.relative_to(root), assignment.module
+        )
+        checks = folder / "public_checks.py"
+        if checks.exists():
+            files[f"{TEMPLATE_DIR}/tests/test_{assignment.module}.py"] = checks.read_text(encoding="utf-8")
+        files[f"assignments/{assignment.folder}/{assignment.module}.ipynb"] = source_notebook(
+            assignment.module, solution, solution_path.relative_to(root), instructions
+        )
+    return ReleasePlan(files)
+
+
+def _generated_template_files(root: Path) -> set[str]:
+    base = root / TEMPLATE_DIR
+    if not base.exists():
+        return set()
+    return {
+        p.relative_to(root).as_posix()
+        for p in base.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts
+    }
+
+
+def stale_files(plan: ReleasePlan, root: Path | None = None) -> list[str]:
+    """Paths whose committed content differs from the plan, or that the plan no longer makes."""
+    root = root or project_root()
+    stale = [
+        rel for rel, text in sorted(plan.files.items())
+        if not (root / rel).is_file() or (root / rel).read_text(encoding="utf-8") != text
+    ]
+    stale += sorted(_generated_template_files(root) - set(plan.files))
+    return stale
+
+
+def write_release(plan: ReleasePlan, root: Path | None = None) -> list[str]:
+    """Write the plan (each file atomically) and remove template files it no longer makes.
+
+    Returns the paths that changed.
+    """
+    root = root or project_root()
+    changed = stale_files(plan, root)
+    for rel in changed:
+        path = root / rel
+        if rel not in plan.files:
+            path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(plan.files[rel], encoding="utf-8")
+        os.replace(tmp, path)
+    return changed

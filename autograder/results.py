@@ -1,0 +1,146 @@
+"""The immutable result model: check → task → assignment → student → class.
+
+Points are stored once, where they are decided: a task's maximum comes from the
+configuration, and each check carries a weight; everything else (earned points,
+totals, percentages) is computed. A task's points are shared among its checks in
+proportion to their weights (partial credit by check). A task can also be zeroed as a
+whole with a ``penalty`` message (a forbidden call, a module that was not submitted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+__all__ = [
+    "Outcome", "Visibility", "CheckResult", "TaskResult", "AssignmentResult",
+    "Isolation", "StudentResult", "ClassResult",
+]
+
+
+class Outcome(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"       # the student's code gave a wrong answer
+    ERROR = "error"         # the student's code crashed, hung or could not be loaded
+
+
+class Visibility(str, Enum):
+    PUBLIC = "public"
+    HIDDEN = "hidden"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check.
+
+    ``message`` is for the student (for hidden checks it never holds inputs unless the
+    configuration allows); ``detail`` is for the instructor (tracebacks, inputs).
+    """
+
+    name: str
+    task: str
+    outcome: Outcome
+    weight: float = 1.0
+    visibility: Visibility = Visibility.HIDDEN
+    message: str = ""
+    detail: str = ""
+    duration_s: float = field(default=0.0, compare=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """The checks of one task and the points they earn."""
+
+    task: str
+    max_points: float
+    checks: tuple[CheckResult, ...] = ()
+    penalty: str | None = None
+
+    @property
+    def fraction(self) -> float:
+        """Share of the task's points earned, in [0, 1]."""
+        if self.penalty is not None:
+            return 0.0
+        total = sum(c.weight for c in self.checks)
+        if total <= 0:
+            return 0.0
+        return sum(c.weight for c in self.checks if c.passed) / total
+
+    @property
+    def points(self) -> float:
+        return round(self.max_points * self.fraction, 4)
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    """One module of one student."""
+
+    assignment: str
+    tasks: tuple[TaskResult, ...]
+    submitted: bool = True
+    source: str | None = None            # the file graded: "activations.py" or "activations.ipynb"
+    messages: tuple[str, ...] = ()       # problems with the module as a whole
+
+    @property
+    def max_points(self) -> float:
+        return sum(t.max_points for t in self.tasks)
+
+    @property
+    def points(self) -> float:
+        return round(sum(t.points for t in self.tasks), 4)
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What the sandbox enforced for a student's worker processes (never more than was)."""
+
+    filesystem: str = "none"      # "private-root": only Python, the libraries and the student's copy
+    network: str = "host"         # "none": a network namespace with no interfaces up
+    processes: str = "shared"     # "private": a PID namespace; the worker sees no other process
+    user: str = "same"            # "nobody": the worker runs as an unprivileged user
+    memory_limit_bytes: int = 0   # RLIMIT_AS; 0 when none
+    notes: tuple[str, ...] = ()
+
+    @property
+    def level(self) -> str:
+        """A one-word summary: "full", "partial" or "minimal"."""
+        strong = [self.filesystem == "private-root", self.network == "none", self.processes == "private"]
+        if all(strong):
+            return "full"
+        return "partial" if any(strong) else "minimal"
+
+
+@dataclass(frozen=True)
+class StudentResult:
+    """Every assignment graded for one student."""
+
+    student: str
+    assignments: tuple[AssignmentResult, ...]
+    isolation: Isolation = Isolation()
+    messages: tuple[str, ...] = ()        # e.g. files skipped when copying the submission
+    duration_s: float = field(default=0.0, compare=False)
+
+    @property
+    def max_points(self) -> float:
+        return sum(a.max_points for a in self.assignments)
+
+    @property
+    def points(self) -> float:
+        return round(sum(a.points for a in self.assignments), 4)
+
+    def assignment(self, module: str) -> AssignmentResult | None:
+        return next((a for a in self.assignments if a.assignment == module), None)
+
+
+@dataclass(frozen=True)
+class ClassResult:
+    """The whole class: what a gradebook is written from."""
+
+    students: tuple[StudentResult, ...]
+    assignments: tuple[str, ...]
+    seed: int = 0
+    version: str = ""

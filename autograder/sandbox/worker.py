@@ -1,0 +1,351 @@
+"""The worker: the only place student code is imported or run (untrusted side).
+
+It serves generic primitives over the bridge and nothing else: import a student module,
+call a function or method, read or set an attribute, describe an object, read a
+module's parameters, patch a library function to return a constant, seed the RNGs.
+Objects that are not plain data stay here and are named by reference ids. Nothing in
+this module knows any assignment or any answer, so a submission that imports it gains
+nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import random
+import socket
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .protocol import KIND, ProtocolError, decode, encode, recv_frame, send_frame
+
+__all__ = ["serve", "STUDENT_MODULES"]
+
+STUDENT_MODULES = ("tensors", "linear", "activations", "training", "mnist_cnn", "devices")
+MAX_MESSAGE = 4000
+
+
+class _SubmissionFinder(importlib.abc.MetaPathFinder):
+    """Finds top-level modules among the submission's own ``.py`` files.
+
+    Two instances: one first on ``sys.meta_path`` for the six assignment modules (no
+    library is named like them), one last for any other file of the submission, so a
+    student's ``random.py`` or ``timeit.py`` can never shadow a real module.
+    """
+
+    def __init__(self, folder: str, names: set[str]):
+        self.folder, self.names = folder, names
+
+    def find_spec(self, name, path=None, target=None):
+        if path is not None or name not in self.names:
+            return None
+        file = os.path.join(self.folder, name + ".py")
+        if not os.path.isfile(file):
+            return None
+        return importlib.util.spec_from_file_location(name, file)
+
+
+def install_finders(folder: str) -> None:
+    sys.path[:] = [p for p in sys.path if p and os.path.abspath(p) != os.path.abspath(folder)]
+    others = {p.stem for p in Path(folder).glob("*.py") if p.stem.isidentifier()} - set(STUDENT_MODULES)
+    sys.meta_path.insert(0, _SubmissionFinder(folder, set(STUDENT_MODULES)))
+    sys.meta_path.append(_SubmissionFinder(folder, others))
+
+
+def _type_name(obj: Any) -> str:
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+class Session:
+    """The worker's state: loaded student modules, objects kept by reference, patches."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.objects: dict[int, Any] = {}
+        self.next_id = 1
+        self.patches: list[tuple[Any, str, Any]] = []
+        self.namedtuples: dict[tuple, type] = {}
+
+    # -- conversion between wire values and objects ---------------------------------
+    def keep(self, obj: Any) -> dict:
+        ref = self.next_id
+        self.next_id += 1
+        self.objects[ref] = obj
+        return {KIND: "ref", "id": ref, "type": _type_name(obj)}
+
+    def to_wire(self, value: Any, depth: int = 0) -> Any:
+        kind = type(value)
+        if depth > 24:
+            return self.keep(value)
+        if value is None or kind in (bool, int, float, str, bytes):
+            return value
+        if isinstance(value, torch.Tensor):
+            return self._tensor_to_wire(value)
+        if kind in (list, tuple):
+            return kind(self.to_wire(v, depth + 1) for v in value)
+        if kind is dict and all(type(k) in (str, int) for k in value):
+            return {k: self.to_wire(v, depth + 1) for k, v in value.items()}
+        if kind is torch.Size:
+            return {KIND: "size", "value": [int(v) for v in value]}
+        if kind is torch.dtype:
+            return {KIND: "dtype", "name": str(value).removeprefix("torch.")}
+        if kind is torch.device:
+            return {KIND: "device", "name": str(value)}
+        if kind is np.ndarray and value.dtype != object:
+            try:
+                return {KIND: "ndarray", "value": torch.from_numpy(np.array(value, copy=True)),
+                        "dtype": str(value.dtype)}
+            except TypeError:
+                return self.keep(value)
+        if isinstance(value, (bool, int, float, str, np.generic)) and not isinstance(value, np.ndarray):
+            # A subclass or a NumPy scalar: tell the grader what it really is.
+            try:
+                plain = value.item() if isinstance(value, np.generic) else type(value).__mro__[-2](value)
+            except Exception:
+                return self.keep(value)
+            if type(plain) in (bool, int, float, str):
+                return {KIND: "scalar", "type": _type_name(value), "value": plain}
+        return self.keep(value)
+
+    def _tensor_to_wire(self, value: torch.Tensor) -> Any:
+        requires_grad = bool(value.requires_grad)
+        plain = value.detach()
+        if type(plain) is not torch.Tensor:
+            plain = plain.as_subclass(torch.Tensor)
+        device = str(plain.device)
+        if plain.device.type == "meta":
+            data = torch.empty(tuple(plain.shape), dtype=plain.dtype, device="meta")
+        else:
+            # clone: a view would otherwise carry its whole (possibly huge) storage
+            data = plain.to("cpu").clone()
+        if requires_grad and data.is_floating_point() or requires_grad and data.is_complex():
+            data.requires_grad_(True)
+        if device in ("cpu", "meta"):
+            return data
+        return {KIND: "tensor", "device": device, "value": data, "requires_grad": requires_grad}
+
+    def from_wire(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is list:
+            return [self.from_wire(v) for v in value]
+        if kind is tuple:
+            return tuple(self.from_wire(v) for v in value)
+        if kind is dict:
+            if KIND not in value:
+                return {k: self.from_wire(v) for k, v in value.items()}
+            tag = value[KIND]
+            if tag == "ref":
+                try:
+                    return self.objects[value["id"]]
+                except KeyError:
+                    raise LookupError(f"reference {value['id']} is not held by this worker") from None
+            if tag == "dtype":
+                return getattr(torch, value["name"])
+            if tag == "device":
+                return torch.device(value["name"])
+            if tag == "size":
+                return torch.Size(value["value"])
+            if tag == "ndarray":
+                return value["value"].numpy().astype(value["dtype"])
+            if tag == "tensor":
+                return value["value"].to(value["device"]).requires_grad_(value.get("requires_grad", False))
+            if tag == "namedtuple":
+                key = (value["name"], tuple(value["fields"]))
+                if key not in self.namedtuples:
+                    self.namedtuples[key] = collections.namedtuple(value["name"], value["fields"])
+                return self.namedtuples[key](*[self.from_wire(v) for v in value["values"]])
+            if tag == "ordereddict":
+                return collections.OrderedDict((k, self.from_wire(v)) for k, v in value["items"])
+            raise ValueError(f"unknown value kind {tag!r}")
+        return value
+
+    # -- targets -------------------------------------------------------------------
+    def resolve(self, target: dict) -> Any:
+        if "ref" in target:
+            obj = self.from_wire({KIND: "ref", "id": target["ref"]})
+        else:
+            obj = self.resolve_path(target["path"])
+        for name in target.get("attrs", ()):
+            obj = getattr(obj, name)
+        return obj
+
+    def resolve_path(self, path: str) -> Any:
+        parts = path.split(".")
+        if parts[0] in STUDENT_MODULES:
+            if parts[0] not in sys.modules:
+                raise LookupError(f"module {parts[0]!r} has not been imported")
+            obj, rest = sys.modules[parts[0]], parts[1:]
+        else:
+            for cut in range(len(parts), 0, -1):
+                try:
+                    obj = importlib.import_module(".".join(parts[:cut]))
+                except ImportError:
+                    continue
+                rest = parts[cut:]
+                break
+            else:
+                raise LookupError(f"cannot resolve {path!r}")
+        for name in rest:
+            obj = getattr(obj, name)
+        return obj
+
+    # -- operations ----------------------------------------------------------------
+    def op_ping(self, req):
+        return "pong"
+
+    def op_import(self, req):
+        name = req["module"]
+        if name not in STUDENT_MODULES:
+            raise ValueError(f"{name!r} is not an assignment module")
+        if not os.path.isfile(os.path.join(self.folder, name + ".py")):
+            raise ModuleNotFoundError(f"{name}.py was not submitted")
+        importlib.import_module(name)
+        return None
+
+    def op_call(self, req):
+        func = self.resolve(req["target"])
+        args = self.from_wire(req.get("args", []))
+        kwargs = self.from_wire(req.get("kwargs", {}))
+        result = func(*args, **kwargs)
+        return self.keep(result) if req.get("keep") else self.to_wire(result)
+
+    def op_getattr(self, req):
+        value = self.resolve(req["target"])
+        return self.keep(value) if req.get("keep") else self.to_wire(value)
+
+    def op_setattr(self, req):
+        setattr(self.resolve(req["target"]), req["name"], self.from_wire(req["value"]))
+
+    def op_put(self, req):
+        return self.keep(self.from_wire(req["value"]))
+
+    def op_free(self, req):
+        for ref in req["ids"]:
+            self.objects.pop(ref, None)
+
+    def op_params(self, req):
+        module = self.resolve(req["target"])
+        out = {}
+        for name, p in module.named_parameters():
+            out[name] = {
+                "value": self._tensor_to_wire(p),
+                "grad": None if p.grad is None else self._tensor_to_wire(p.grad),
+                "is_parameter": isinstance(p, torch.nn.Parameter),
+                "device": str(p.device),
+            }
+        return out
+
+    def op_describe(self, req):
+        return describe(self.resolve(req["target"]))
+
+    def op_patch(self, req):
+        owner_path, _, attr = req["path"].rpartition(".")
+        owner = self.resolve_path(owner_path)
+        value = self.from_wire(req["value"])
+        self.patches.append((owner, attr, getattr(owner, attr)))
+        setattr(owner, attr, lambda *args, **kwargs: value)
+
+    def op_unpatch(self, req):
+        while self.patches:
+            owner, attr, original = self.patches.pop()
+            setattr(owner, attr, original)
+
+    def op_seed(self, req):
+        seed = int(req["seed"])
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+
+    def handle(self, req: dict) -> dict:
+        try:
+            op = getattr(self, "op_" + str(req.get("op")), None)
+            if op is None:
+                raise ValueError(f"unknown operation {req.get('op')!r}")
+            result = op(req)
+            payload = {"ok": result}
+            return payload
+        except BaseException as exc:  # SystemExit too: it is the student's exception
+            return {"error": describe_exception(exc, self.folder)}
+
+
+def describe(obj: Any, depth: int = 0) -> dict:
+    """A structural description of any object: types, shapes, devices, fields, mode."""
+    info: dict[str, Any] = {"type": _type_name(obj)}
+    if depth > 6:
+        return info
+    if isinstance(obj, torch.Tensor):
+        info.update(shape=[int(s) for s in obj.shape], dtype=str(obj.dtype), device=str(obj.device),
+                    requires_grad=bool(obj.requires_grad), is_leaf=bool(obj.is_leaf),
+                    grad_fn=None if obj.grad_fn is None else type(obj.grad_fn).__name__)
+    elif isinstance(obj, torch.nn.Module):
+        params = list(obj.parameters())
+        info.update(training=bool(obj.training), num_parameters=sum(p.numel() for p in params),
+                    devices=sorted({str(p.device) for p in params} | {str(b.device) for b in obj.buffers()}),
+                    children={name: describe(child, depth + 1) for name, child in obj.named_children()})
+    elif isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
+        info.update(fields=list(type(obj)._fields), items=[describe(v, depth + 1) for v in obj])
+    elif isinstance(obj, (list, tuple)):
+        info.update(items=[describe(v, depth + 1) for v in list(obj)[:1000]])
+    elif isinstance(obj, dict):
+        info.update(keys=[str(k) for k in list(obj)[:1000]],
+                    values={str(k): describe(v, depth + 1) for k, v in list(obj.items())[:1000]})
+    elif isinstance(obj, torch.device):
+        info.update(value=str(obj))
+    elif isinstance(obj, (bool, int, float, str)) or obj is None:
+        info.update(value=obj)
+    elif callable(obj):
+        info.update(callable=True)
+    return info
+
+
+def describe_exception(exc: BaseException, folder: str) -> dict:
+    """Type, message and a traceback limited to the student's own files."""
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "<the exception's message could not be read>"
+    frames = []
+    prefix = folder.rstrip("/") + "/"
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith(prefix):
+            frames.append(f'  File "{frame.filename[len(prefix):]}", line {frame.lineno}, in {frame.name}\n'
+                          f"    {(frame.line or '').strip()}")
+    if isinstance(exc, SyntaxError) and exc.filename and str(exc.filename).startswith(prefix):
+        frames.append(f'  File "{exc.filename[len(prefix):]}", line {exc.lineno}\n    {(exc.text or "").strip()}')
+    return {
+        "type": type(exc).__name__,
+        "mro": [k.__name__ for k in type(exc).__mro__],
+        "message": message[:MAX_MESSAGE],
+        "traceback": "\n".join(frames)[-MAX_MESSAGE:],
+    }
+
+
+def serve(sock: socket.socket, folder: str, hello: dict) -> None:
+    """Answer requests until the grader closes the connection."""
+    sys.dont_write_bytecode = True
+    install_finders(folder)
+    session = Session(folder)
+    send_frame(sock, encode(hello))
+    while True:
+        try:
+            request = decode(recv_frame(sock))
+        except (EOFError, OSError):
+            return
+        response = session.handle(request)
+        try:
+            payload = encode(response)
+        except (ProtocolError, Exception) as exc:
+            payload = encode({"error": {"type": "ProtocolError", "mro": ["ProtocolError"],
+                                        "message": f"the result could not be sent: {exc}"[:MAX_MESSAGE],
+                                        "traceback": ""}})
+        send_frame(sock, payload)
