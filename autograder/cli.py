@@ -57,3 +57,72 @@ def release(check: bool, root: Path | None) -> None:
     out.print(f"release: {len(changed)} of {len(plan.files)} generated files changed")
     for path in changed:
         out.print(f"  {path}")
+
+
+def _modules(value: str | None) -> tuple[str, ...]:
+    from .course import MODULES
+
+    if not value:
+        return MODULES
+    chosen = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    unknown = [m for m in chosen if m not in MODULES]
+    if unknown:
+        raise click.BadParameter(f"unknown assignment(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    return chosen
+
+
+@main.command()
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=Path("grading-output"),
+              show_default=True, help="Folder for the reports (one sub-folder per student, gradebook.csv).")
+@click.option("-a", "--assignments", "assignments", default=None, metavar="LIST",
+              help="Comma-separated modules to grade, e.g. tensors,activations (default: all six).")
+@click.option("-j", "--workers", type=int, default=None, help="Students graded in parallel (default: the cores).")
+@click.option("--timeout", "timeout", type=float, default=None,
+              help="Seconds one call into student code may take (default: each assignment's config).")
+@click.option("--mnist-root", type=click.Path(path_type=Path), envvar="AUTOGRADER_MNIST_ROOT", default=None,
+              help="torchvision MNIST root [env AUTOGRADER_MNIST_ROOT]; downloaded there when missing.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random input.")
+@click.option("--no-sandbox", is_flag=True, help="Run workers without namespaces (reports say so). For debugging.")
+def grade(submissions: Path, output: Path, assignments: str | None, workers: int | None, timeout: float | None,
+          mnist_root: Path | None, seed: int, no_sandbox: bool) -> None:
+    """Grade SUBMISSIONS (one sub-folder per student) and write reports to --output."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from .grading import GradeOptions, grade_submissions
+
+    options = GradeOptions(modules=_modules(assignments), call_timeout_s=timeout, mnist_root=mnist_root,
+                           seed=seed, isolate=not no_sandbox)
+    if workers is not None:
+        options = GradeOptions(**{**options.__dict__, "workers": workers})
+    progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TextColumn("{task.description}"), console=err, transient=False)
+    task = None
+
+    def start(total: int) -> None:
+        nonlocal task
+        progress.start()
+        task = progress.add_task("", total=total)
+
+    def done(result) -> None:
+        progress.update(task, advance=1, description=result.student)
+
+    try:
+        class_result = grade_submissions(submissions, output, options, on_result=done, on_start=start)
+    finally:
+        progress.stop()
+    table = Table(title=f"Scores ({len(class_result.students)} students)")
+    table.add_column("student")
+    for module in class_result.assignments:
+        table.add_column(module, justify="right")
+    table.add_column("total", justify="right")
+    for student in class_result.students:
+        cells = []
+        for module in class_result.assignments:
+            result = student.assignment(module)
+            cells.append("-" if result is None or not result.submitted else f"{result.points:g}")
+        table.add_row(student.student, *cells, f"{student.points:g}/{student.max_points:g}")
+    out.print(table)
+    levels = sorted({s.isolation.level for s in class_result.students})
+    out.print(f"sandbox isolation: {', '.join(levels)}; reports in {output}/ (gradebook.csv, <student>/feedback.md)")

@@ -123,6 +123,8 @@ class StudentResult:
     isolation: Isolation = Isolation()
     messages: tuple[str, ...] = ()        # e.g. files skipped when copying the submission
     duration_s: float = field(default=0.0, compare=False)
+    # (phase, seconds): worker start-up, checks, the rest; not part of the grade
+    timings: tuple[tuple[str, float], ...] = field(default=(), compare=False)
 
     @property
     def max_points(self) -> float:

@@ -31,9 +31,16 @@ class Region:
 
 
 def _toplevel_owner(tree: ast.Module, line: int) -> str | None:
-    for node in tree.body:
+    """The top-level def/class whose body holds ``line``.
+
+    A definition owns the lines up to the next top-level statement: its span in the AST
+    ends at its last statement, before a trailing ``### END SOLUTION`` comment.
+    """
+    body = tree.body
+    for index, node in enumerate(body):
+        following = body[index + 1].lineno if index + 1 < len(body) else float("inf")
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if node.lineno <= line <= (node.end_lineno or node.lineno):
+            if node.lineno < line < following:
                 return node.name
     return None
 
@@ -62,7 +69,7 @@ def find_regions(source: str, path: Path, module: str) -> list[Region]:
                     f"{path}:{number}: '{END}' without a matching '{BEGIN}' above it"
                 )
             owner = _toplevel_owner(tree, open_line)
-            if owner is None or _toplevel_owner(tree, number) != owner:
+            if owner is None or _toplevel_owner(tree, number) != owner or not line[:1].isspace():
                 raise SolutionMarkerError(
                     f"{path}:{open_line}: a solution region must lie inside one top-level "
                     "function or class"

@@ -195,6 +195,11 @@ class Worker:
         self.startup_s = 0.0
         self.starts = 0
         self._drain: threading.Thread | None = None
+        self.broken: SandboxError | None = None
+
+    def begin_check(self) -> None:
+        """A new check starts: calls may (re)start the worker again after a crash or timeout."""
+        self.broken = None
 
     # -- lifecycle -----------------------------------------------------------------
     def _start(self) -> None:
@@ -261,6 +266,17 @@ class Worker:
         return limit
 
     def _request(self, request: dict, timeout: float | None = None) -> Any:
+        # After a crash or timeout the rest of the same check fails at once: a property
+        # test would otherwise pay the time limit again for every example it shrinks.
+        if self.broken is not None:
+            raise type(self.broken)(str(self.broken))
+        try:
+            return self._exchange(request, timeout)
+        except (WorkerTimeout, WorkerCrash) as exc:
+            self.broken = exc
+            raise
+
+    def _exchange(self, request: dict, timeout: float | None) -> Any:
         if self.sock is None:
             self._start()
         limit = self._timeout(timeout)

@@ -1,0 +1,127 @@
+"""What a check uses to judge a student's answer and to explain a failure.
+
+A check fails by raising :class:`CheckFailure` with a ``message`` a student can act on
+(what property failed, expected vs received, a hint) and a ``detail`` for the
+instructor (the inputs). For hidden checks only ``message`` reaches the student, so
+a message never contains input values.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NoReturn
+
+import torch
+
+from ..sandbox.client import Foreign, Ref
+
+__all__ = ["CheckFailure", "fail", "describe_value", "expect_tensor", "expect_float", "expect_close",
+           "tensor_summary"]
+
+
+class CheckFailure(AssertionError):
+    """A check's verdict: the student's answer is wrong."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+def fail(message: str, *, hint: str | None = None, detail: str = "") -> NoReturn:
+    """Fail the check with ``message`` (and a hint for a classic mistake)."""
+    if hint:
+        message = f"{message}\nHint: {hint}"
+    raise CheckFailure(message, detail)
+
+
+def describe_value(value: Any) -> str:
+    """A short, input-free description of what the student returned."""
+    if value is None:
+        return "None"
+    if isinstance(value, Ref):
+        return f"an object of type {value.type_name}"
+    if isinstance(value, Foreign):
+        return f"a {value.type_name}"
+    if isinstance(value, torch.Tensor):
+        device = getattr(value, "remote_device", str(value.device))
+        return f"a tensor of shape {list(value.shape)}, dtype {value.dtype}, on {device}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of length {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def tensor_summary(t: torch.Tensor, limit: int = 8) -> str:
+    flat = t.detach().reshape(-1)
+    head = ", ".join(f"{v:.6g}" for v in flat[:limit].tolist()) if t.dtype.is_floating_point else \
+        ", ".join(str(v) for v in flat[:limit].tolist())
+    more = ", ..." if flat.numel() > limit else ""
+    return f"shape {list(t.shape)} [{head}{more}]"
+
+
+def expect_tensor(
+    value: Any,
+    expected: torch.Tensor,
+    *,
+    what: str,
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+    check_dtype: bool = True,
+    check_device: bool = True,
+    allow_requires_grad: bool = True,
+    hint: str | None = None,
+    detail: str = "",
+) -> torch.Tensor:
+    """Check that ``value`` is a tensor equal to ``expected`` and return it.
+
+    Fails, saying which, for: not a tensor (None, a list, ...), another device, another
+    shape, another dtype, ``nan``/``inf`` where the expected value is finite, and values
+    outside ``|value - expected| <= atol + rtol * |expected|``.
+    """
+    if not isinstance(value, torch.Tensor):
+        fail(f"{what} should return a tensor, but returned {describe_value(value)}.", hint=hint, detail=detail)
+    device = getattr(value, "remote_device", str(value.device))
+    if check_device and device != str(expected.device):
+        fail(f"{what} returned a tensor on {device}; expected it on {expected.device}.", hint=hint, detail=detail)
+    if not allow_requires_grad and value.requires_grad:
+        fail(f"{what} returned a tensor that still requires grad; detach it or compute it under "
+             "torch.no_grad().", hint=hint, detail=detail)
+    if tuple(value.shape) != tuple(expected.shape):
+        fail(f"{what} returned shape {list(value.shape)}; expected shape {list(expected.shape)}.",
+             hint=hint, detail=detail)
+    if check_dtype and value.dtype != expected.dtype:
+        fail(f"{what} returned dtype {value.dtype}; expected {expected.dtype}.", hint=hint, detail=detail)
+    if expected.device.type == "meta" or value.device.type == "meta":
+        return value
+    got = value.detach().to(torch.float64) if value.dtype.is_floating_point or value.dtype.is_complex else value.detach()
+    want = expected.detach().to(got.dtype) if got.dtype.is_floating_point else expected.detach()
+    if got.dtype.is_floating_point:
+        bad = ~torch.isfinite(got) & torch.isfinite(want)
+        if bool(bad.any()):
+            fail(f"{what} returned nan or inf where the expected value is finite "
+                 f"({int(bad.sum())} of {got.numel()} entries).", hint=hint,
+                 detail=f"{detail}\nreceived: {tensor_summary(got)}\nexpected: {tensor_summary(want)}")
+        close = torch.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        close = got == want
+    if not bool(close.all()):
+        worst = (got.to(torch.float64) - want.to(torch.float64)).abs()
+        worst = worst.nan_to_num(nan=math.inf).max().item() if worst.numel() else 0.0
+        fail(f"{what} returned wrong values: {int((~close).sum())} of {close.numel()} entries differ "
+             f"from the expected ones (largest difference {worst:.3g}).", hint=hint,
+             detail=f"{detail}\nreceived: {tensor_summary(got)}\nexpected: {tensor_summary(want)}")
+    return value
+
+
+def expect_float(value: Any, *, what: str, hint: str | None = None) -> float:
+    """Check that ``value`` is a Python ``float`` (not a tensor, not a NumPy scalar)."""
+    if type(value) is not float:
+        fail(f"{what} should return a Python float, but returned {describe_value(value)}.",
+             hint=hint or "convert a 0-d tensor with .item()")
+    return value
+
+
+def expect_close(value: float, expected: float, *, what: str, rtol: float = 1e-5, atol: float = 1e-6,
+                 hint: str | None = None, detail: str = "") -> None:
+    if not math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
+        fail(f"{what} returned {value:.6g}; expected {expected:.6g}.", hint=hint, detail=detail)

@@ -1,0 +1,287 @@
+"""Hidden checks of assignment 3, ``activations``: values, gradients and numerical
+stability against the reference, on inputs drawn by hypothesis."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from solutions import activations as ref
+
+from autograder.checks.api import expect_tensor, fail
+from autograder.checks.remote import forward_backward, reference_gradients
+from autograder.checks.strategies import FLOAT_DTYPES, float_tensors, shapes
+
+M = "activations"
+LARGE = torch.tensor([-1e4, -1e3, -100.0, -20.0, -1.0, 0.0, 1.0, 20.0, 100.0, 1e3, 1e4])
+ELEMENTWISE = {
+    # name: (kwargs strategy, has a kink at 0 for these kwargs)
+    "sigmoid": (st.just({}), lambda kw: False),
+    "tanh": (st.just({}), lambda kw: False),
+    "relu": (st.just({}), lambda kw: True),
+    "leaky_relu": (st.sampled_from([{}, {"negative_slope": 0.2}, {"negative_slope": 0.05}]), lambda kw: True),
+    "elu": (st.sampled_from([{}, {"alpha": 0.5}, {"alpha": 2.0}]), lambda kw: kw.get("alpha", 1.0) != 1.0),
+}
+HINTS = {
+    "sigmoid": "exp(-x) overflows for very negative x: use exp of a non-positive number only, e.g. "
+               "exp(x) / (1 + exp(x)) for x < 0, and keep both branches of torch.where finite",
+    "tanh": "exp(x) overflows for large |x|: exponentiate only non-positive numbers (use the odd symmetry)",
+    "elu": "exp(x) of large positive x overflows in the unused branch of torch.where: clamp its input to <= 0",
+    "softmax": "subtract the maximum along dim before exp (the max trick); softmax is unchanged by it",
+    "log_softmax": "compute x - max - log(sum(exp(x - max))) instead of log(softmax(x))",
+    "cross_entropy": "use a stable log-softmax (subtract the max) rather than log(softmax(x))",
+}
+
+
+def _call(student, name, *args, **kwargs):
+    return student.call(f"{M}.{name}", *args, **kwargs)
+
+
+def _gradient_check(student, name, args, wrt, upstream, kwargs=None, rtol=1e-4, atol=1e-5, hint=None):
+    got = forward_backward(student, f"{M}.{name}", args, wrt, upstream, kwargs, what=f"{name}")
+    want = reference_gradients(getattr(ref, name), args, wrt, upstream, kwargs)
+    for index, (g, w) in zip(wrt, zip(got.grads, want.grads)):
+        if w is None:
+            continue
+        if g is None:
+            fail(f"the gradient of {name} with respect to argument {index + 1} is None: "
+                 "the output is not connected to that input.")
+        expect_tensor(g, w, what=f"the gradient of {name}", rtol=rtol, atol=atol, hint=hint)
+
+
+# -- elementwise activations -------------------------------------------------------
+def _elementwise(name):
+    kwargs_strategy, kinked = ELEMENTWISE[name]
+    task = pytest.mark.task(f"{M}.{name}")
+
+    @task
+    @pytest.mark.weight(2)
+    @given(x=st.sampled_from(FLOAT_DTYPES).flatmap(lambda d: float_tensors(dtype=d)), kwargs=kwargs_strategy)
+    def values(student, x, kwargs):
+        expect_tensor(_call(student, name, x, **kwargs), getattr(ref, name)(x, **kwargs), what=f"{name}(x)",
+                      rtol=1e-5, atol=1e-6)
+
+    @task
+    @pytest.mark.weight(2)
+    @given(data=st.data(), kwargs=kwargs_strategy)
+    def gradient(student, data, kwargs):
+        dtype = data.draw(st.sampled_from(FLOAT_DTYPES))
+        x = data.draw(float_tensors(shapes(min_dims=1), dtype=dtype, avoid_zero=1e-3 if kinked(kwargs) else 0.0))
+        upstream = data.draw(float_tensors(tuple(x.shape), dtype=dtype, min_value=-2, max_value=2))
+        _gradient_check(student, name, [x], (0,), upstream, kwargs)
+
+    @task
+    @pytest.mark.weight(2)
+    @pytest.mark.parametrize("dtype", FLOAT_DTYPES, ids=["float32", "float64"])
+    def large_inputs(student, dtype):
+        x = LARGE.to(dtype)
+        hint = HINTS.get(name)
+        got = _call(student, name, x)
+        expect_tensor(got, getattr(ref, name)(x), what=f"{name}(x) for inputs up to ±1e4", hint=hint)
+        kink = (x == 0) if kinked({}) else torch.zeros_like(x, dtype=torch.bool)
+        _gradient_check(student, name, [x[~kink]], (0,), torch.ones_like(x[~kink]), hint=hint)
+
+    @task
+    @pytest.mark.public
+    def zero_dim(student):
+        x = torch.tensor(0.5)
+        expect_tensor(_call(student, name, x), getattr(ref, name)(x), what=f"{name} of a 0-d tensor")
+
+    values.__name__ = f"test_{name}_matches_reference"
+    gradient.__name__ = f"test_{name}_gradient_matches_reference"
+    large_inputs.__name__ = f"test_{name}_finite_for_large_inputs"
+    zero_dim.__name__ = f"test_{name}_accepts_0d_tensor"
+    return values, gradient, large_inputs, zero_dim
+
+
+for _name in ELEMENTWISE:
+    for _check in _elementwise(_name):
+        globals()[_check.__name__] = _check
+
+
+@pytest.mark.task(f"{M}.relu")
+@pytest.mark.public
+def test_relu_known_values(student):
+    x = torch.tensor([-2.0, -1.0, 0.0, 3.0])
+    expect_tensor(_call(student, "relu", x), torch.tensor([0.0, 0.0, 0.0, 3.0]), what="relu([-2, -1, 0, 3])")
+
+
+@pytest.mark.task(f"{M}.leaky_relu")
+def test_leaky_relu_default_slope_is_0_01(student):
+    x = torch.tensor([-100.0, 5.0])
+    expect_tensor(_call(student, "leaky_relu", x), torch.tensor([-1.0, 5.0]), what="leaky_relu with the default slope")
+
+
+@pytest.mark.task(f"{M}.elu")
+def test_elu_default_alpha_is_1(student):
+    x = torch.tensor([-1.0, 2.0])
+    expect_tensor(_call(student, "elu", x), ref.elu(x), what="elu with the default alpha")
+
+
+# -- softmax and log-softmax -----------------------------------------------------
+def _dim_cases():
+    return shapes(min_dims=1, max_dims=3).flatmap(
+        lambda s: st.tuples(st.just(s), st.integers(min_value=-len(s), max_value=len(s) - 1)))
+
+
+for _name in ("softmax", "log_softmax"):
+    def _make(name):
+        task = pytest.mark.task(f"{M}.{name}")
+
+        @task
+        @pytest.mark.weight(2)
+        @given(data=st.data())
+        def values(student, data):
+            shape, dim = data.draw(_dim_cases())
+            dtype = data.draw(st.sampled_from(FLOAT_DTYPES))
+            x = data.draw(float_tensors(shape, dtype=dtype, min_value=-30, max_value=30))
+            expect_tensor(_call(student, name, x, dim=dim), getattr(ref, name)(x, dim=dim),
+                          what=f"{name}(x, dim={dim})", rtol=1e-4, atol=1e-6,
+                          hint="reduce along the given dim, with keepdim=True so the shapes broadcast")
+
+        @task
+        @pytest.mark.weight(2)
+        @given(data=st.data())
+        def gradient(student, data):
+            shape, dim = data.draw(_dim_cases())
+            dtype = data.draw(st.sampled_from(FLOAT_DTYPES))
+            x = data.draw(float_tensors(shape, dtype=dtype))
+            upstream = data.draw(float_tensors(shape, dtype=dtype, min_value=-2, max_value=2))
+            _gradient_check(student, name, [x], (0,), upstream, {"dim": dim})
+
+        @task
+        @pytest.mark.weight(2)
+        def large_inputs(student):
+            x = torch.tensor([[1e4, 0.0, -1e4], [1e4, 1e4 - 1, 1e4 - 2], [-1e4, -1e4, -1e4]])
+            hint = HINTS[name]
+            expect_tensor(_call(student, name, x, dim=-1), getattr(ref, name)(x, dim=-1),
+                          what=f"{name}(x) for logits up to ±1e4", hint=hint, atol=1e-5)
+            _gradient_check(student, name, [x], (0,), torch.linspace(-1, 1, 9).reshape(3, 3), {"dim": -1}, hint=hint)
+
+        @task
+        def default_dim(student):
+            x = torch.arange(6.0).reshape(2, 3)
+            expect_tensor(_call(student, name, x), getattr(ref, name)(x, dim=-1),
+                          what=f"{name}(x) with the default dim", hint="the default is dim=-1, the last axis")
+
+        values.__name__ = f"test_{name}_matches_reference"
+        gradient.__name__ = f"test_{name}_gradient_matches_reference"
+        large_inputs.__name__ = f"test_{name}_finite_for_large_inputs"
+        default_dim.__name__ = f"test_{name}_default_dim_is_last"
+        return values, gradient, large_inputs, default_dim
+
+    for _check in _make(_name):
+        globals()[_check.__name__] = _check
+
+
+@pytest.mark.task(f"{M}.softmax")
+@pytest.mark.public
+def test_softmax_rows_sum_to_one(student):
+    x = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    got = _call(student, "softmax", x, dim=1)
+    expect_tensor(got, ref.softmax(x, dim=1), what="softmax(x, dim=1)")
+    sums = got.sum(dim=1)
+    if not torch.allclose(sums, torch.ones(2), atol=1e-5):
+        fail(f"the rows of softmax(x, dim=1) should sum to 1, but sum to {sums.tolist()}.")
+
+
+# -- losses ----------------------------------------------------------------------
+@pytest.mark.task(f"{M}.mse_loss")
+@pytest.mark.weight(2)
+@given(shape=shapes(min_dims=1), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+def test_mse_loss_matches_reference(student, shape, dtype, data):
+    pred = data.draw(float_tensors(shape, dtype=dtype))
+    target = data.draw(float_tensors(shape, dtype=dtype))
+    expect_tensor(_call(student, "mse_loss", pred, target), ref.mse_loss(pred, target),
+                  what="mse_loss(pred, target)", rtol=1e-4, hint="the mean over all elements, a 0-d tensor")
+
+
+@pytest.mark.task(f"{M}.mse_loss")
+@pytest.mark.weight(2)
+@given(shape=shapes(min_dims=1), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+def test_mse_loss_gradient_matches_reference(student, shape, dtype, data):
+    pred = data.draw(float_tensors(shape, dtype=dtype))
+    target = data.draw(float_tensors(shape, dtype=dtype))
+    _gradient_check(student, "mse_loss", [pred, target], (0, 1), None)
+
+
+@pytest.mark.task(f"{M}.mse_loss")
+@pytest.mark.public
+def test_mse_loss_known_value(student):
+    got = _call(student, "mse_loss", torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 0.0, 6.0]))
+    expect_tensor(got, torch.tensor(13.0 / 3.0), what="mse_loss([1, 2, 3], [1, 0, 6])")
+
+
+def _probabilities(shape, dtype):
+    edges = st.sampled_from([0.0, 1.0, 0.5, 1e-9, 1 - 1e-9])
+    inner = st.floats(min_value=0.0, max_value=1.0, width=32 if dtype == torch.float32 else 64)
+    return float_tensors(shape, dtype=dtype, min_value=0.0, max_value=1.0) | \
+        st.lists(st.one_of(edges, inner), min_size=shape[0], max_size=shape[0]).map(
+            lambda v: torch.tensor(v, dtype=dtype).reshape(shape[0]))
+
+
+@pytest.mark.task(f"{M}.binary_cross_entropy")
+@pytest.mark.weight(2)
+@given(n=st.integers(min_value=1, max_value=12), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+def test_binary_cross_entropy_matches_reference(student, n, dtype, data):
+    probs = data.draw(_probabilities((n,), dtype))
+    target = data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n)).__iter__()
+    target = torch.tensor(list(target), dtype=dtype)
+    expect_tensor(_call(student, "binary_cross_entropy", probs, target), ref.binary_cross_entropy(probs, target),
+                  what="binary_cross_entropy(probs, target)", rtol=1e-4, atol=1e-5,
+                  hint="clamp the probabilities to [1e-7, 1 - 1e-7] before taking logs, then average")
+
+
+@pytest.mark.task(f"{M}.binary_cross_entropy")
+@pytest.mark.weight(2)
+@given(n=st.integers(min_value=1, max_value=12), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+def test_binary_cross_entropy_gradient_matches_reference(student, n, dtype, data):
+    probs = data.draw(float_tensors((n,), dtype=dtype, min_value=0.01, max_value=0.99))
+    target = data.draw(float_tensors((n,), dtype=dtype, min_value=0.0, max_value=1.0))
+    _gradient_check(student, "binary_cross_entropy", [probs, target], (0,), None)
+
+
+@pytest.mark.task(f"{M}.binary_cross_entropy")
+@pytest.mark.public
+def test_binary_cross_entropy_finite_at_0_and_1(student):
+    probs, target = torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])
+    expect_tensor(_call(student, "binary_cross_entropy", probs, target), ref.binary_cross_entropy(probs, target),
+                  what="binary_cross_entropy with probabilities exactly 0 and 1", rtol=1e-4,
+                  hint="clamp the probabilities to [1e-7, 1 - 1e-7] before taking logs")
+
+
+def _classification(dtype, min_value=-20.0, max_value=20.0):
+    return st.tuples(st.integers(min_value=1, max_value=8), st.integers(min_value=2, max_value=7)).flatmap(
+        lambda bk: st.tuples(float_tensors(bk, dtype=dtype, min_value=min_value, max_value=max_value),
+                             st.lists(st.integers(min_value=0, max_value=bk[1] - 1), min_size=bk[0], max_size=bk[0])
+                             .map(lambda v: torch.tensor(v, dtype=torch.int64))))
+
+
+@pytest.mark.task(f"{M}.cross_entropy")
+@pytest.mark.weight(2)
+@given(dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+def test_cross_entropy_matches_reference(student, dtype, data):
+    logits, labels = data.draw(_classification(dtype))
+    expect_tensor(_call(student, "cross_entropy", logits, labels), ref.cross_entropy(logits, labels),
+                  what="cross_entropy(logits, labels)", rtol=1e-4, atol=1e-5,
+                  hint="the mean over the batch of -log_softmax(logits)[i, labels[i]]")
+
+
+@pytest.mark.task(f"{M}.cross_entropy")
+@pytest.mark.weight(2)
+@given(dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+def test_cross_entropy_gradient_matches_reference(student, dtype, data):
+    logits, labels = data.draw(_classification(dtype))
+    _gradient_check(student, "cross_entropy", [logits, labels], (0,), None)
+
+
+@pytest.mark.task(f"{M}.cross_entropy")
+@pytest.mark.weight(2)
+def test_cross_entropy_finite_for_large_logits(student):
+    logits = torch.tensor([[1e4, 0.0, -1e4], [-1e4, 1e4, 0.0]])
+    labels = torch.tensor([2, 1])
+    expect_tensor(_call(student, "cross_entropy", logits, labels), ref.cross_entropy(logits, labels),
+                  what="cross_entropy for logits up to ±1e4", hint=HINTS["cross_entropy"], rtol=1e-4)
+    _gradient_check(student, "cross_entropy", [logits, labels], (0,), None, hint=HINTS["cross_entropy"])

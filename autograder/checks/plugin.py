@@ -1,0 +1,210 @@
+"""The pytest plugin that turns hidden checks into results.
+
+Checks are ordinary pytest functions in ``hidden/test_<module>.py``, with registered
+markers (``--strict-markers``):
+
+- ``@pytest.mark.task("activations.softmax")``  the handout task the check grades (required)
+- ``@pytest.mark.weight(2)``                      its share of the task's points (default 1)
+- ``@pytest.mark.public``                         students may see its inputs (default: hidden)
+
+Fixtures: ``student`` (a :class:`Student`, the bridge to the submission's worker),
+``grading`` (the :class:`GradingContext`: configuration, seed, data). One
+:class:`GradingPlugin` per student collects every outcome, collection errors included,
+as :class:`~autograder.results.CheckResult`.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from ..config import AssignmentConfig
+from ..results import CheckResult, Outcome, Visibility
+from ..sandbox.client import SandboxError, StudentError, Worker, WorkerCrash, WorkerTimeout
+from .api import CheckFailure
+
+__all__ = ["GradingContext", "Student", "GradingPlugin", "HIDDEN_DIR", "run_checks"]
+
+HIDDEN_DIR = Path(__file__).resolve().parent / "hidden"
+_MARKERS = (
+    "task(task_id): the handout task a check grades",
+    "weight(w): the check's share of its task's points",
+    "public: a check whose inputs students may see",
+)
+
+settings.register_profile(
+    "grading",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=30,
+    print_blob=False,
+    report_multiple_bugs=False,
+    suppress_health_check=list(HealthCheck),
+    phases=(Phase.explicit, Phase.generate, Phase.shrink),
+)
+
+
+@dataclass
+class GradingContext:
+    """What checks may read about the grading run (trusted, grader side)."""
+
+    configs: dict[str, AssignmentConfig]
+    seed: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Student:
+    """A check's handle on one submission: call into its worker, module by module.
+
+    An import failure (syntax error, exception at import, timeout) is remembered, so
+    every later check of that module fails at once with the same message instead of
+    paying the time limit again.
+    """
+
+    def __init__(self, worker: Worker, submitted: set[str]):
+        self.worker = worker
+        self.submitted = submitted
+        self._import_errors: dict[str, SandboxError] = {}
+
+    def module(self, name: str) -> None:
+        """Make sure ``name`` is imported in the worker; raise the import's failure otherwise."""
+        if name in self._import_errors:
+            raise self._import_errors[name]
+        if name not in self.submitted:
+            raise WorkerCrash(f"{name}.py was not submitted")
+        if name in self.worker.imported and self.worker.alive:
+            return
+        try:
+            self.worker.import_module(name)
+        except SandboxError as exc:
+            self._import_errors[name] = exc
+            raise
+
+    def call(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the student's ``module.name`` with data (or Ref) arguments."""
+        self.module(path.split(".", 1)[0])
+        return self.worker.call(path, *args, **kwargs)
+
+    def construct(self, path: str, *args: Any, **kwargs: Any):
+        """Instantiate the student's class ``module.Name``; the instance stays in the worker."""
+        self.module(path.split(".", 1)[0])
+        return self.worker.construct(path, *args, **kwargs)
+
+
+def _marker_arg(item: pytest.Item, name: str, default: Any) -> Any:
+    marker = item.get_closest_marker(name)
+    if marker is None:
+        return default
+    return marker.args[0] if marker.args else True
+
+
+def _notes(exc: BaseException) -> str:
+    return "\n".join(str(n) for n in getattr(exc, "__notes__", ()) if "Falsifying" in str(n) or "(" in str(n))
+
+
+def verdict(exc: BaseException | None) -> tuple[Outcome, str, str]:
+    """Map a check's exception to (outcome, student message, instructor detail)."""
+    if exc is None:
+        return Outcome.PASSED, "", ""
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        return verdict(exc.exceptions[0])
+    if isinstance(exc, CheckFailure):
+        detail = "\n".join(x for x in (exc.detail.strip(), _notes(exc)) if x)
+        return Outcome.FAILED, exc.message, detail
+    if isinstance(exc, StudentError):
+        message = f"Your code raised {exc}"
+        if exc.student_traceback:
+            message += f"\n{exc.student_traceback}"
+        return Outcome.ERROR, message, _notes(exc)
+    if isinstance(exc, (WorkerTimeout, WorkerCrash, SandboxError)):
+        text = str(exc)
+        return Outcome.ERROR, text[:1].upper() + text[1:], _notes(exc)
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Outcome.ERROR, "The grader could not complete this check (your instructor can see why).", detail
+
+
+class GradingPlugin:
+    """Collects one :class:`CheckResult` per check of one student's pytest session."""
+
+    def __init__(self, context: GradingContext, student: Student):
+        self.context = context
+        self._student = student
+        self.results: list[CheckResult] = []
+        self.collection_errors: list[tuple[str, str]] = []
+        self._started: dict[str, float] = {}
+        self._current_module: str | None = None
+
+    # -- configuration -------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        for line in _MARKERS:
+            config.addinivalue_line("markers", line)
+        settings.load_profile("grading")
+
+    @pytest.fixture
+    def student(self) -> Student:
+        return self._student
+
+    @pytest.fixture
+    def grading(self) -> GradingContext:
+        return self.context
+
+    # -- outcomes ------------------------------------------------------------------
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append((report.nodeid, str(report.longrepr)))
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        module = Path(str(item.fspath)).stem.removeprefix("test_")
+        worker = self._student.worker
+        if module != self._current_module:
+            self._current_module = module
+            config = self.context.configs.get(module)
+            worker.call_timeout_s = config.call_timeout_s if config else 10.0
+            worker.deadline = time.monotonic() + (config.submission_timeout_s if config else 180.0)
+        worker.begin_check()
+        self._started[item.nodeid] = time.perf_counter()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        failed_setup = call.when == "setup" and report.failed
+        if call.when != "call" and not failed_setup:
+            return
+        exc = call.excinfo.value if call.excinfo is not None else None
+        result, message, detail = verdict(exc)
+        if failed_setup and result is Outcome.PASSED:
+            result = Outcome.ERROR
+        task = _marker_arg(item, "task", None)
+        if task is None:
+            result, message = Outcome.ERROR, "The grader could not complete this check."
+            detail = f"check {item.nodeid} has no @pytest.mark.task"
+        self.results.append(CheckResult(
+            name=item.name,
+            task=str(task),
+            outcome=result,
+            weight=float(_marker_arg(item, "weight", 1.0)),
+            visibility=Visibility.PUBLIC if item.get_closest_marker("public") else Visibility.HIDDEN,
+            message=message,
+            detail=detail,
+            duration_s=round(time.perf_counter() - self._started.get(item.nodeid, time.perf_counter()), 3),
+        ))
+
+
+def run_checks(files: list[Path], context: GradingContext, student: Student) -> GradingPlugin:
+    """Run the check files against one student's worker and return the filled plugin."""
+    plugin = GradingPlugin(context, student)
+    args = [str(f) for f in files] + [
+        "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR),
+        "-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:faulthandler",
+        "-p", "no:timeout", "-p", "no:warnings", "--strict-markers", "-s",
+    ]
+    pytest.main(args, plugins=[plugin])
+    return plugin

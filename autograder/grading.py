@@ -1,0 +1,265 @@
+"""Grade a folder of submissions: the core that ``autograder grade`` calls.
+
+For each student (in parallel, one grading process per worker slot): copy the files into
+a scratch folder, run the static checks, start a sandboxed worker, run the hidden checks
+through the pytest plugin, and assemble a :class:`~autograder.results.StudentResult`.
+The main process writes each student's reports as results arrive, then the gradebook.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import __version__
+from .checks import static
+from .checks.plugin import HIDDEN_DIR, GradingContext, Student, run_checks
+from .config import AssignmentConfig, load_course
+from .course import MODULES, assignment_for
+from .errors import AutograderError, OutputError, SubmissionsError
+from .results import AssignmentResult, CheckResult, ClassResult, Isolation, Outcome, StudentResult, TaskResult
+from .sandbox.client import Worker, WorkerSettings, Zygote
+from .submissions import Submission, copy_submission, discover
+
+__all__ = ["GradeOptions", "grade_submissions", "Grader"]
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """Everything ``autograder grade`` can set. Defaults are defined here only."""
+
+    modules: tuple[str, ...] = MODULES
+    workers: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    call_timeout_s: float | None = None      # overrides every assignment's call_timeout_s
+    mnist_root: Path | None = None
+    seed: int = 0
+    isolate: bool = True
+    memory_bytes: int = 4 << 30
+
+
+def _isolation(hellos: Iterable[dict]) -> Isolation:
+    """The weakest isolation among a student's worker starts (never more than was enforced)."""
+    hellos = list(hellos)
+    if not hellos:
+        return Isolation(notes=("no worker was started",))
+    worst = {
+        "filesystem": "private-root" if all(h["filesystem"] == "private-root" for h in hellos) else "none",
+        "network": "none" if all(h["network"] == "none" for h in hellos) else "host",
+        "processes": "private" if all(h["processes"] == "private" for h in hellos) else "shared",
+        "user": "nobody" if all(h["user"] == "nobody" for h in hellos) else "same",
+    }
+    limits = [h["memory_limit_bytes"] for h in hellos]
+    notes = tuple(sorted({n for h in hellos for n in h.get("notes", [])}))
+    return Isolation(memory_limit_bytes=0 if 0 in limits else max(limits), notes=notes, **worst)
+
+
+class Grader:
+    """Grades one student at a time in this process, with its own zygote."""
+
+    def __init__(self, options: GradeOptions, configs: dict[str, AssignmentConfig], data: dict, threads: int = 1):
+        self.options = options
+        self.configs = configs
+        self.context = GradingContext(configs=configs, seed=options.seed, data=data)
+        self.settings = WorkerSettings(isolate=options.isolate, memory_bytes=options.memory_bytes,
+                                       threads=threads, gpu=_has_gpu())
+        self.zygote = Zygote()
+
+    def close(self) -> None:
+        self.zygote.close()
+
+    def grade(self, submission: Submission) -> StudentResult:
+        started = time.perf_counter()
+        scratch = Path(tempfile.mkdtemp(prefix="autograder-"))
+        try:
+            return self._grade(submission, scratch, started)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _grade(self, submission: Submission, scratch: Path, started: float) -> StudentResult:
+        os.chmod(scratch, 0o700)
+        folder, root = scratch / "submission", scratch / "root"
+        root.mkdir()
+        notebooks, messages = copy_submission(submission, folder)
+        for module in sorted(notebooks):
+            if not (folder / f"{module}.py").exists():
+                messages.append(f"{module}.ipynb: notebook submissions are not supported yet; submit {module}.py")
+        submitted = {m for m in self.options.modules if (folder / f"{m}.py").is_file()}
+        worker = Worker(self.zygote, str(folder), str(root), self.settings)
+        student = Student(worker, submitted)
+        files = [HIDDEN_DIR / f"test_{m}.py" for m in self.options.modules
+                 if m in submitted and (HIDDEN_DIR / f"test_{m}.py").exists()]
+        checks_started = time.perf_counter()
+        try:
+            if self.options.call_timeout_s:
+                worker.call_timeout_s = self.options.call_timeout_s
+            plugin = run_checks(files, self.context, student) if files else None
+        finally:
+            worker.kill()
+        checks_s = time.perf_counter() - checks_started - worker.startup_s
+        results = list(plugin.results) if plugin else []
+        collection = list(plugin.collection_errors) if plugin else []
+        assignments = tuple(
+            self._assignment(m, folder, m in submitted, results, collection) for m in self.options.modules
+        )
+        total = time.perf_counter() - started
+        return StudentResult(
+            student=submission.student,
+            assignments=assignments,
+            isolation=_isolation(worker.isolations),
+            messages=tuple(messages),
+            duration_s=round(total, 3),
+            timings=(("worker_start_s", round(worker.startup_s, 4)), ("checks_s", round(checks_s, 4)),
+                     ("other_s", round(total - checks_s - worker.startup_s, 4)),
+                     ("worker_starts", float(worker.starts))),
+        )
+
+    def _assignment(self, module: str, folder: Path, submitted: bool, results: list[CheckResult],
+                    collection: list[tuple[str, str]]) -> AssignmentResult:
+        config = self.configs[module]
+        task_ids = assignment_for(module).task_ids
+        if not submitted:
+            return AssignmentResult(
+                assignment=module, submitted=False,
+                tasks=tuple(TaskResult(t, config.tasks[t.split(".", 1)[1]].points, (),
+                                       f"{module}.py was not submitted") for t in task_ids),
+                messages=(f"{module}.py was not submitted: its tasks score zero",),
+            )
+        penalties: dict[str, str] = {}
+        messages: list[str] = []
+        source = (folder / f"{module}.py").read_bytes()
+        tree = static.parse(source)
+        if tree is not None:
+            hatches = static.escape_hatches(tree)
+            if hatches:
+                used = ", ".join(f"{f.name} (line {f.line})" for f in hatches)
+                reason = (f"{module}.py uses {used}, which submissions may not use "
+                          "(no exec, eval, compile, __import__, importlib, or importing the grader)")
+                messages.append(reason)
+                penalties = {t: reason for t in task_ids}
+            for task_id in task_ids:
+                name = task_id.split(".", 1)[1]
+                found = static.forbidden_uses(tree, name, config.tasks[name].not_allowed)
+                if found and task_id not in penalties:
+                    calls = ", ".join(f"{f.name} (line {f.line})" for f in found)
+                    penalties[task_id] = f"{task_id} uses {calls}, which this task does not allow"
+        for nodeid, _ in collection:
+            if Path(nodeid.split("::")[0]).stem == f"test_{module}":
+                messages.append("the grader could not load its checks for this module; "
+                                "your instructor has been told")
+        tasks = []
+        for task_id in task_ids:
+            name = task_id.split(".", 1)[1]
+            checks = tuple(r for r in results if r.task == task_id)
+            penalty = penalties.get(task_id)
+            if not checks and penalty is None:
+                penalty = "no checks ran for this task"
+            tasks.append(TaskResult(task_id, config.tasks[name].points, checks, penalty))
+        return AssignmentResult(assignment=module, tasks=tuple(tasks), submitted=True,
+                                source=f"{module}.py", messages=tuple(messages))
+
+
+def _has_gpu() -> bool:
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+# -- the pool: one Grader per process -------------------------------------------------
+_grader: Grader | None = None
+
+
+def _init_process(options: GradeOptions, configs: dict, data: dict, threads: int) -> None:
+    global _grader
+    import torch
+
+    torch.set_num_threads(threads)
+    _grader = Grader(options, configs, data, threads)
+
+
+def _grade_in_process(submission: Submission) -> StudentResult:
+    assert _grader is not None
+    return _grader.grade(submission)
+
+
+def check_output_dir(out_dir: Path, submissions_dir: Path) -> None:
+    """Fail early, before grading, when reports could not be written to ``out_dir``."""
+    out = out_dir.resolve()
+    subs = submissions_dir.resolve()
+    if out == subs or subs in out.parents:
+        raise OutputError(f"the output folder {out_dir} is inside the submissions folder; choose another")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"cannot write reports to {out_dir}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write reports to {out_dir}: {probe} is not writable")
+
+
+def grade_submissions(
+    submissions_dir: Path,
+    out_dir: Path,
+    options: GradeOptions = GradeOptions(),
+    on_result: Callable[[StudentResult], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> ClassResult:
+    """Grade every student folder of ``submissions_dir`` and write all reports to ``out_dir``.
+
+    Raises ``AutograderError`` (nothing written) for unusable input; grading problems of
+    a single student are part of that student's report.
+    """
+    from .reports import write_class_reports, write_student_reports
+
+    unknown = [m for m in options.modules if m not in MODULES]
+    if unknown:
+        raise AutograderError(f"unknown assignment(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    if options.workers < 1:
+        raise AutograderError(f"--workers must be at least 1 (got {options.workers})")
+    submissions = discover(submissions_dir)
+    check_output_dir(out_dir, submissions_dir)
+    configs = load_course()
+    data = prepare_data(options)
+    show = {m: c.show_hidden_inputs for m, c in configs.items()}
+    if on_start:
+        on_start(len(submissions))
+    processes = min(options.workers, len(submissions))
+    threads = max(1, len(os.sched_getaffinity(0)) // processes)
+    results: list[StudentResult] = []
+
+    def collect(result: StudentResult) -> None:
+        write_student_reports(result, out_dir, show)
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if processes == 1:
+        grader = Grader(options, configs, data, threads)
+        try:
+            for submission in submissions:
+                collect(grader.grade(submission))
+        finally:
+            grader.close()
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(processes, initializer=_init_process, initargs=(options, configs, data, threads)) as pool:
+            for result in pool.imap_unordered(_grade_in_process, submissions):
+                collect(result)
+    results.sort(key=lambda r: r.student)
+    class_result = ClassResult(students=tuple(results), assignments=tuple(options.modules),
+                               seed=options.seed, version=__version__)
+    write_class_reports(class_result, out_dir)
+    return class_result
+
+
+def prepare_data(options: GradeOptions) -> dict:
+    """Data the checks need that is computed once per run (e.g. MNIST and the reference accuracy)."""
+    if "mnist_cnn" not in options.modules:
+        return {}
+    from .checks.mnist_data import prepare_mnist
+
+    return prepare_mnist(options.mnist_root, load_course()["mnist_cnn"], options.seed)

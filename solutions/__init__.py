@@ -1,0 +1,1 @@
+"""Reference solutions: imported by the grader only, never by student code."""
