@@ -69,6 +69,22 @@ class Grader:
         self.settings = WorkerSettings(isolate=options.isolate, memory_bytes=options.memory_bytes,
                                        threads=threads, gpu=_has_gpu())
         self.zygote = Zygote()
+        self.probe = self._probe()
+
+    def _probe(self) -> list[dict]:
+        """Start one worker now: detects the isolation this machine enforces, at start-up."""
+        scratch = Path(tempfile.mkdtemp(prefix="autograder-probe-"))
+        try:
+            (scratch / "submission").mkdir()
+            (scratch / "root").mkdir()
+            worker = Worker(self.zygote, str(scratch / "submission"), str(scratch / "root"), self.settings)
+            try:
+                worker.call("builtins.len", [])
+            finally:
+                worker.kill()
+            return worker.isolations
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def close(self) -> None:
         self.zygote.close()
@@ -111,7 +127,7 @@ class Grader:
         return StudentResult(
             student=submission.student,
             assignments=assignments,
-            isolation=_isolation(worker.isolations),
+            isolation=_isolation(worker.isolations or self.probe),
             messages=tuple(messages),
             duration_s=round(total, 3),
             timings=(("worker_start_s", round(worker.startup_s, 4)), ("checks_s", round(checks_s, 4)),

@@ -43,7 +43,7 @@ settings.register_profile(
     derandomize=True,
     database=None,
     deadline=None,
-    max_examples=30,
+    max_examples=12,
     print_blob=False,
     report_multiple_bugs=False,
     suppress_health_check=list(HealthCheck),

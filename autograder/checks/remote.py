@@ -23,32 +23,19 @@ def forward_backward(student: Student, path: str, args: list[Any], wrt: tuple[in
                      upstream: torch.Tensor | None, kwargs: dict | None = None, what: str = "") -> Gradients:
     """Call ``path(*args)`` in the worker with ``args[i]`` (i in ``wrt``) requiring grad,
     back-propagate ``upstream`` through the output, and return the input gradients."""
-    worker = student.worker
     student.module(path.split(".", 1)[0])
-    sent = []
-    leaves = {}
-    for index, arg in enumerate(args):
-        if index in wrt:
-            leaves[index] = worker.put(arg.detach().clone().requires_grad_(True))
-            sent.append(leaves[index])
-        else:
-            sent.append(arg)
-    out_ref = worker.call(path, *sent, _keep=True, **(kwargs or {}))
-    info = worker.describe(out_ref)
+    result = student.worker.grad(path, args, list(wrt), upstream, kwargs)
+    info, output = result["info"], result["output"]
+    what = what or path
     if info.get("type") not in ("torch.Tensor", "torch.nn.parameter.Parameter"):
-        output = worker.getattr(out_ref)
-        fail(f"{what or path} should return a tensor, but returned {describe_value(output)}.")
-    output = worker.getattr((out_ref, "data"))
+        fail(f"{what} should return a tensor, but returned {describe_value(output)}.")
     if not info.get("requires_grad"):
-        fail(f"{what or path} returned a tensor that is not connected to its input's autograd graph "
+        fail(f"{what} returned a tensor that is not connected to its input's autograd graph "
              "(no gradient can flow back).",
              hint="do not detach, call .item()/.numpy() or rebuild the tensor with torch.tensor(...) inside")
     if upstream is not None and tuple(upstream.shape) != tuple(output.shape):
-        fail(f"{what or path} returned shape {list(output.shape)}; expected shape {list(upstream.shape)}.")
-    worker.backward(out_ref, upstream)
-    grads = tuple(worker.getattr((leaves[i], "grad")) if i in leaves else None for i in wrt)
-    worker.free(out_ref, *leaves.values())
-    return Gradients(output, grads)
+        fail(f"{what} returned shape {list(output.shape)}; expected shape {list(upstream.shape)}.")
+    return Gradients(output, tuple(result["grads"]))
 
 
 def reference_gradients(func, args: list[Any], wrt: tuple[int, ...], upstream: torch.Tensor | None,

@@ -131,8 +131,15 @@ class Zygote:
         )
         theirs.close()
         self.control = ours
-        self.control.settimeout(start_timeout_s)
+        self.start_timeout_s = start_timeout_s
         self._lock = threading.Lock()
+        self.startup_s: float | None = None   # known once it said it is ready
+
+    def wait_ready(self) -> None:
+        """Block until the zygote has preloaded its imports (it loads while we do other work)."""
+        if self.startup_s is not None:
+            return
+        self.control.settimeout(self.start_timeout_s)
         line = self._readline()
         if not line:
             detail = self.process.stderr.read().decode(errors="replace")[-2000:] if self.process.stderr else ""
@@ -151,6 +158,7 @@ class Zygote:
 
     def fork(self, request: dict, fds: list[int]) -> int:
         with self._lock:
+            self.wait_ready()
             socket.send_fds(self.control, [json.dumps(request).encode()], fds)
             line = self._readline()
         if not line:
@@ -407,6 +415,16 @@ class Worker:
 
     def describe(self, target: Any) -> dict:
         return self._request({"op": "describe", "target": self._target(target)})
+
+    def grad(self, target: Any, args: list[Any], wrt: list[int], upstream: torch.Tensor | None = None,
+             kwargs: dict | None = None) -> dict:
+        """One round trip: ``out = target(*args)`` with ``args[i]`` (i in ``wrt``) as leaves that
+        require grad, then ``out.backward(upstream)``. Returns ``{"output", "info", "grads"}``;
+        ``info`` describes the output (type, requires_grad, ...); grads are None when the
+        output is not a tensor connected to the graph."""
+        return self._request({"op": "grad", "target": self._target(target), "args": self._to_wire(list(args)),
+                              "kwargs": self._to_wire(kwargs or {}), "wrt": list(wrt),
+                              "upstream": self._to_wire(upstream)})
 
     def backward(self, tensor: Ref, grad: torch.Tensor | None = None) -> None:
         """Run ``tensor.backward(grad)`` in the worker."""

@@ -245,6 +245,32 @@ class Session:
             }
         return out
 
+    def op_grad(self, req):
+        """Call a function with some arguments as fresh leaves requiring grad, back-propagate
+        ``upstream`` through the output, return the output, its description and the grads.
+
+        The output is described before the backward pass; when it is not a tensor
+        connected to the graph, no backward pass runs and the grads are None.
+        """
+        func = self.resolve(req["target"])
+        args = self.from_wire(req.get("args", []))
+        kwargs = self.from_wire(req.get("kwargs", {}))
+        leaves = {}
+        for index in req["wrt"]:
+            leaves[index] = args[index].detach().clone().requires_grad_(True)
+            args[index] = leaves[index]
+        output = func(*args, **kwargs)
+        info = describe(output)
+        grads = [None] * len(req["wrt"])
+        upstream = self.from_wire(req.get("upstream"))
+        fits = output.numel() == 1 if upstream is None else tuple(upstream.shape) == tuple(output.shape) \
+            if isinstance(output, torch.Tensor) else False
+        if isinstance(output, torch.Tensor) and output.requires_grad and fits:
+            output.backward(upstream)
+            grads = [self.to_wire(leaves[i].grad) for i in req["wrt"]]
+        value = self.to_wire(output.detach() if isinstance(output, torch.Tensor) else output)
+        return {"output": value, "info": info, "grads": grads}
+
     def op_describe(self, req):
         return describe(self.resolve(req["target"]))
 

@@ -1,0 +1,62 @@
+"""The proving corpus: correct variants score 100%, each planted bug loses points in
+exactly its task.
+
+``tests/corpus/<module>/<variant>.py`` is a student module; its first line says which
+tasks it must lose points in::
+
+    # expect-lost: activations.softmax, activations.log_softmax
+    # expect-lost: none
+
+All variants of a module are graded in one run of the real grader (one student folder
+per variant), and each variant's report is read back.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograder.course import MODULES
+from autograder.grading import GradeOptions, grade_submissions
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def _variants() -> list[tuple[str, Path]]:
+    return [(m, p) for m in MODULES if (CORPUS / m).is_dir() for p in sorted((CORPUS / m).glob("*.py"))]
+
+
+def _expected(path: Path) -> set[str]:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect-lost:"), f"{path} must start with '# expect-lost: ...'"
+    value = first.split(":", 1)[1].strip()
+    return set() if value == "none" else {v.strip() for v in value.split(",")}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, request) -> dict[str, dict]:
+    """Grade every variant of every module once; {student id: report.json}."""
+    root = tmp_path_factory.mktemp("corpus")
+    subs, out = root / "submissions", root / "out"
+    modules = set()
+    for module, path in _variants():
+        student = subs / f"{module}--{path.stem}"
+        student.mkdir(parents=True)
+        shutil.copy(path, student / f"{module}.py")
+        modules.add(module)
+    options = GradeOptions(modules=tuple(m for m in MODULES if m in modules), workers=2)
+    grade_submissions(subs, out, options)
+    return {p.name: json.loads((p / "report.json").read_text()) for p in out.iterdir() if p.is_dir()}
+
+
+@pytest.mark.parametrize("module,path", _variants(), ids=[f"{m}/{p.stem}" for m, p in _variants()])
+def test_variant_loses_points_in_exactly_its_tasks(graded, module, path):
+    report = graded[f"{module}--{path.stem}"]
+    assignment = next(a for a in report["assignments"] if a["assignment"] == module)
+    lost = {t["task"] for t in assignment["tasks"] if t["points"] < t["max_points"]}
+    why = {t["task"]: [t.get("penalty")] + [c["message"] for c in t["checks"] if c["outcome"] != "passed"]
+           for t in assignment["tasks"] if t["task"] in lost ^ _expected(path)}
+    assert lost == _expected(path), f"unexpected: {why}"
