@@ -10,7 +10,23 @@ import torch
 from .api import describe_value, fail
 from .plugin import Student
 
-__all__ = ["Gradients", "forward_backward", "reference_gradients"]
+__all__ = ["Gradients", "forward_backward", "reference_gradients", "call_unmutated"]
+
+
+def call_unmutated(student: Student, path: str, *args: Any, what: str = "", **kwargs: Any) -> Any:
+    """Call the student's ``path`` and fail if it changed any tensor argument in place."""
+    student.module(path.split(".", 1)[0])
+    result, after, _ = student.worker.call_returning_args(path, *args, **kwargs)
+    for index, (before, now) in enumerate(zip(args, after)):
+        if isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor) and before.device.type != "meta":
+            same = before.shape == now.shape and torch.equal(before.detach(), now.detach()) or \
+                (before.dtype.is_floating_point and before.shape == now.shape and
+                 torch.allclose(before.detach(), now.detach(), equal_nan=True, rtol=0, atol=0))
+            if not same:
+                fail(f"{what or path} changed its argument {index + 1} in place; it must leave its inputs "
+                     "unchanged and return a new tensor.",
+                     hint="avoid in-place operations such as x -= m, x.clamp_(...) or x[...] = ... on the input")
+    return result
 
 
 @dataclass(frozen=True)

@@ -395,6 +395,12 @@ class Worker:
         return self._request({"op": "call", "target": self._target(target), "args": self._to_wire(list(args)),
                               "kwargs": self._to_wire(kwargs), "keep": _keep}, _timeout)
 
+    def call_returning_args(self, target: Any, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
+        """Like :meth:`call`, and also return the arguments as they are after the call."""
+        out = self._request({"op": "call", "target": self._target(target), "args": self._to_wire(list(args)),
+                             "kwargs": self._to_wire(kwargs), "return_args": True})
+        return out["result"], out["args"], out["kwargs"]
+
     def construct(self, path: str, *args: Any, **kwargs: Any) -> Ref:
         """Build an object (a student class, a torch optimizer) and keep it in the worker."""
         return self.call(path, *args, _keep=True, **kwargs)

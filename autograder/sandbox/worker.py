@@ -217,7 +217,10 @@ class Session:
         args = self.from_wire(req.get("args", []))
         kwargs = self.from_wire(req.get("kwargs", {}))
         result = func(*args, **kwargs)
-        return self.keep(result) if req.get("keep") else self.to_wire(result)
+        value = self.keep(result) if req.get("keep") else self.to_wire(result)
+        if req.get("return_args"):   # the arguments as they are after the call (in-place changes)
+            return {"result": value, "args": self.to_wire(args), "kwargs": self.to_wire(kwargs)}
+        return value
 
     def op_getattr(self, req):
         value = self.resolve(req["target"])
