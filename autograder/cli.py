@@ -126,3 +126,5 @@ def grade(submissions: Path, output: Path, assignments: str | None, workers: int
     out.print(table)
     levels = sorted({s.isolation.level for s in class_result.students})
     out.print(f"sandbox isolation: {', '.join(levels)}; reports in {output}/ (gradebook.csv, <student>/feedback.md)")
+if __name__ == "__main__":
+    main()

@@ -69,7 +69,13 @@ class Grader:
         self.settings = WorkerSettings(isolate=options.isolate, memory_bytes=options.memory_bytes,
                                        threads=threads, gpu=_has_gpu())
         self.zygote = Zygote()
-        self.probe = self._probe()
+        self._probe_result: list[dict] | None = None
+
+    @property
+    def probe(self) -> list[dict]:
+        if self._probe_result is None:
+            self._probe_result = self._probe()
+        return self._probe_result
 
     def _probe(self) -> list[dict]:
         """Start one worker now: detects the isolation this machine enforces, at start-up."""
@@ -106,6 +112,7 @@ class Grader:
             if not (folder / f"{module}.py").exists():
                 messages.append(f"{module}.ipynb: notebook submissions are not supported yet; submit {module}.py")
         submitted = {m for m in self.options.modules if (folder / f"{m}.py").is_file()}
+        self.probe  # isolation is detected once, before any student code runs
         worker = Worker(self.zygote, str(folder), str(root), self.settings)
         student = Student(worker, submitted)
         files = [HIDDEN_DIR / f"test_{m}.py" for m in self.options.modules
@@ -238,12 +245,19 @@ def grade_submissions(
     submissions = discover(submissions_dir)
     check_output_dir(out_dir, submissions_dir)
     configs = load_course()
-    data = prepare_data(options)
+    processes = min(options.workers, len(submissions))
+    threads = max(1, len(os.sched_getaffinity(0)) // processes)
+    # In-process grading starts its zygote now, so it preloads while the data is prepared.
+    grader = Grader(options, configs, {}, threads) if processes == 1 else None
+    try:
+        data = prepare_data(options, single_threaded=grader is None)
+    except BaseException:
+        if grader is not None:
+            grader.close()
+        raise
     show = {m: c.show_hidden_inputs for m, c in configs.items()}
     if on_start:
         on_start(len(submissions))
-    processes = min(options.workers, len(submissions))
-    threads = max(1, len(os.sched_getaffinity(0)) // processes)
     results: list[StudentResult] = []
 
     def collect(result: StudentResult) -> None:
@@ -253,8 +267,8 @@ def grade_submissions(
             on_result(result)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    if processes == 1:
-        grader = Grader(options, configs, data, threads)
+    if grader is not None:
+        grader.context.data.update(data)
         try:
             for submission in submissions:
                 collect(grader.grade(submission))
@@ -272,10 +286,22 @@ def grade_submissions(
     return class_result
 
 
-def prepare_data(options: GradeOptions) -> dict:
-    """Data the checks need that is computed once per run (e.g. MNIST and the reference accuracy)."""
+def prepare_data(options: GradeOptions, single_threaded: bool = False) -> dict:
+    """Data the checks need that is computed once per run (e.g. MNIST and the reference accuracy).
+
+    ``single_threaded`` before forking the grading processes: a process that has run an
+    OpenMP thread team must not fork children that use OpenMP again.
+    """
     if "mnist_cnn" not in options.modules:
         return {}
+    import torch
+
     from .checks.mnist_data import prepare_mnist
 
-    return prepare_mnist(options.mnist_root, load_course()["mnist_cnn"], options.seed)
+    threads = torch.get_num_threads()
+    if single_threaded:
+        torch.set_num_threads(1)
+    try:
+        return prepare_mnist(options.mnist_root, load_course()["mnist_cnn"], options.seed)
+    finally:
+        torch.set_num_threads(threads)

@@ -70,7 +70,13 @@ def split_definitions(source: str) -> tuple[str, list[tuple[str, str]]]:
     chunks: list[tuple[str, str]] = []
     start = preamble_end
     for node in defs:
-        end = node.end_lineno or node.lineno
+        # A definition owns the lines up to the next top-level statement, so a trailing
+        # `### END SOLUTION` comment (after its last statement) stays with it.
+        later = [n.lineno for n in tree.body if n.lineno > node.lineno]
+        end = (min(later) - 1) if later else len(lines)
+        while end > start and lines[end - 1].strip() and lines[end - 1].lstrip().startswith("#") \
+                and not lines[end - 1].startswith((" ", "\t")):
+            end -= 1   # comments at column 0 above the next definition belong to it
         chunks.append((node.name, "\n".join(lines[start:end]).strip("\n")))
         start = end
     tail = "\n".join(lines[start:]).strip("\n")

@@ -1,0 +1,284 @@
+"""MNIST for the ``mnist_cnn`` checks, prepared once per grading run in the grader.
+
+:func:`prepare_mnist` loads a fixed-seed subset of the training images and of the
+held-out test images (normalised exactly like ``mnist_transform``: ``ToTensor`` then
+``Normalize((0.1307,), (0.3081,))``), trains the *reference* ``Net`` from scratch with the
+assignment's budget (``[accuracy]`` of its ``config.toml``) and measures its accuracy on
+the test images. The ``accuracy_threshold`` check then trains the student's ``Net`` with
+the very same procedure, :func:`train`, driving the student's worker step by step
+through the bridge (:class:`RemoteTrainer`); only the grader ever sees the test labels.
+
+The training procedure is fully determined by the seed: the initial weights
+(``torch.manual_seed(seed)`` just before ``Net()``), the dropout masks (the same global
+generator, used only by the forward passes), the training subset and the order of the
+mini-batches (a separate generator, shared with the check as index lists). Adam with the
+configured learning rate, mean cross-entropy, ``len(train) / batch_size`` steps per epoch
+(the last batch may be smaller, as with a ``DataLoader``).
+
+One step is ``zero_grad``, forward and backward, ``step``. The forward pass is
+``log_softmax(net(x))`` and the backward pass starts from ``d loss / d log_softmax``,
+which for the mean cross-entropy is ``-one_hot(y) / B``: the same gradients as
+``F.cross_entropy(net(x), y).backward()``, computed in a single round trip to the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch.nn import functional as F
+
+from ..config import AccuracyConfig, AssignmentConfig
+from ..errors import AutograderError
+
+__all__ = ["MEAN", "STD", "DEFAULT_ROOT", "Budget", "Trainer", "LocalTrainer", "RemoteTrainer",
+           "normalize", "load_split", "batch_order", "train", "predict_labels", "prepare_mnist"]
+
+MEAN, STD = 0.1307, 0.3081
+DEFAULT_ROOT = Path("~/.cache/autograder/mnist")
+ENV_ROOT = "AUTOGRADER_MNIST_ROOT"
+NUM_CLASSES = 10
+EVAL_CHUNK = 1000          # test images per forward pass when predicting
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a training run is allowed: the config's ``[accuracy]`` with the run's seed applied."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+    margin: float
+
+    @classmethod
+    def from_config(cls, accuracy: AccuracyConfig, run_seed: int = 0) -> "Budget":
+        return cls(epochs=accuracy.epochs, batch_size=accuracy.batch_size, lr=float(accuracy.lr),
+                   seed=accuracy.seed + run_seed, margin=float(accuracy.margin))
+
+
+# -- data --------------------------------------------------------------------------------
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[N, 28, 28]`` to float32 ``[N, 1, 28, 28]``, as ``ToTensor`` + ``Normalize`` do."""
+    x = images.to(torch.float32).div(255).unsqueeze(1)
+    return x.sub_(MEAN).div_(STD)
+
+
+def _resolve_root(root: Path | None) -> tuple[Path, bool]:
+    """The data folder and whether torchvision may download into it."""
+    if root is not None:
+        return Path(root).expanduser(), False
+    env = os.environ.get(ENV_ROOT)
+    if env:
+        return Path(env).expanduser(), False
+    return DEFAULT_ROOT.expanduser(), True
+
+
+def load_split(root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images ``[N, 28, 28]`` and int64 labels ``[N]`` of one MNIST split under ``root``."""
+    from torchvision import datasets
+
+    split = "training" if train else "test"
+    try:
+        dataset = datasets.MNIST(str(root), train=train, download=download)
+    except Exception as exc:  # RuntimeError (missing), URLError/OSError (no internet), bad files
+        how = ("it could not be downloaded there" if download
+               else "it is not there (downloads happen only into the default folder)")
+        raise AutograderError(
+            f"MNIST ({split} split) is not available under {root}: {how} ({type(exc).__name__}: {exc}). "
+            f"Point --mnist-root (or the environment variable {ENV_ROOT}) at a folder holding "
+            "MNIST/raw/ with the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)."
+        ) from None
+    return dataset.data, dataset.targets.to(torch.int64)
+
+
+def _subset(n_total: int, n: int, seed: int, what: str, root: Path) -> torch.Tensor:
+    if n < 1:
+        raise AutograderError(f"[accuracy] {what} must be at least 1 (got {n})")
+    if n > n_total:
+        raise AutograderError(f"[accuracy] {what} = {n}, but {root} holds only {n_total} such images")
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_total, generator=generator)[:n].sort().values
+
+
+def batch_order(n: int, budget: Budget) -> list[torch.Tensor]:
+    """The index tensor of every training step: a fresh permutation per epoch, cut into batches."""
+    generator = torch.Generator().manual_seed(budget.seed + 1)
+    steps = []
+    for _ in range(budget.epochs):
+        steps.extend(torch.randperm(n, generator=generator).split(budget.batch_size))
+    return steps
+
+
+# -- training ----------------------------------------------------------------------------
+class Trainer(Protocol):
+    """One model and its optimizer, wherever they live."""
+
+    def zero_grad(self) -> None: ...
+
+    def forward_backward(self, images: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
+        """``out = log_softmax(model(images), dim=1)``; ``out.backward(upstream)``; return ``out``."""
+
+    def step(self) -> None: ...
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits of ``images`` in evaluation mode, without autograd."""
+
+
+def train(trainer: Trainer, images: torch.Tensor, labels: torch.Tensor, budget: Budget) -> list[float]:
+    """Train with ``budget`` (Adam already built by ``trainer``); returns the loss of every step."""
+    losses = []
+    for index in batch_order(len(images), budget):
+        x, y = images[index], labels[index]
+        upstream = F.one_hot(y, NUM_CLASSES).to(torch.float32).div_(-len(y))
+        trainer.zero_grad()
+        log_probs = trainer.forward_backward(x, upstream)
+        trainer.step()
+        losses.append(float(-log_probs.gather(1, y[:, None]).mean()))
+    return losses
+
+
+def predict_labels(trainer: Trainer, images: torch.Tensor) -> torch.Tensor:
+    """Arg-max labels of ``images`` (in chunks of ``EVAL_CHUNK``)."""
+    return torch.cat([trainer.predict(chunk).argmax(dim=1) for chunk in images.split(EVAL_CHUNK)])
+
+
+class LocalTrainer:
+    """A model and its Adam optimizer in this process (the reference)."""
+
+    def __init__(self, model: torch.nn.Module, lr: float):
+        self.model = model
+        self.wrapped = torch.nn.Sequential(model, torch.nn.LogSoftmax(dim=1))
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        model.train()
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def forward_backward(self, images: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
+        out = self.wrapped(images)
+        out.backward(upstream)
+        return out.detach()
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                return self.model(images)
+        finally:
+            self.model.train(was_training)
+
+
+class NotTrainable(Exception):
+    """The student's model cannot be trained (its output is not a usable tensor)."""
+
+
+class RemoteTrainer:
+    """The same steps on a model in a student's worker: 3 round trips per step.
+
+    ``net`` is a Ref to the student's ``Net`` (built right after ``worker.seed(seed)``);
+    the optimizer is ``torch.optim.Adam`` built in the worker; each step sends the batch
+    (data) and the upstream gradient, never a ready-made training loop.
+    """
+
+    def __init__(self, worker: Any, net: Any, lr: float):
+        self.worker = worker
+        self.net = net
+        log_softmax = worker.construct("torch.nn.LogSoftmax", dim=1)
+        self.wrapped = worker.construct("torch.nn.Sequential", net, log_softmax)
+        params = net.method("parameters", _keep=True)
+        self.optimizer = worker.construct("torch.optim.Adam", params, lr=lr)
+        net.method("train", True)
+
+    def zero_grad(self) -> None:
+        self.optimizer.method("zero_grad")
+
+    def forward_backward(self, images: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
+        result = self.worker.grad(self.wrapped, [images], [], upstream)
+        info, out = result["info"], result["output"]
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(upstream.shape):
+            shape = list(out.shape) if isinstance(out, torch.Tensor) else None
+            raise NotTrainable(f"Net returned {info.get('type')} of shape {shape} for a batch of "
+                               f"{len(images)} images; expected logits of shape {list(upstream.shape)}")
+        if not info.get("requires_grad"):
+            raise NotTrainable("the output of Net is not connected to its parameters (it does not require "
+                               "grad), so no gradient reaches them and it cannot learn")
+        return out
+
+    def step(self) -> None:
+        self.optimizer.method("step")
+
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        self.net.method("eval")
+        self.worker.call("torch.set_grad_enabled", False)
+        try:
+            out = self.net(images)
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(images), NUM_CLASSES):
+                shape = list(out.shape) if isinstance(out, torch.Tensor) else None
+                raise NotTrainable(f"in evaluation mode, Net returned an object of shape {shape} for a batch of "
+                                   f"{len(images)} images; expected logits of shape [{len(images)}, {NUM_CLASSES}]")
+            return out
+        finally:
+            self.worker.call("torch.set_grad_enabled", True)
+            self.net.method("train", True)
+
+
+# -- the run's data ----------------------------------------------------------------------
+def prepare_mnist(root: Path | None, config: AssignmentConfig, seed: int) -> dict:
+    """Load the data and train the reference ``Net`` once per grading run.
+
+    ``root``: the torchvision MNIST root (``--mnist-root``); None means the environment
+    variable ``AUTOGRADER_MNIST_ROOT``, else ``~/.cache/autograder/mnist`` (downloaded
+    there when missing). Returns ``train_images`` float32 ``[N, 1, 28, 28]``,
+    ``train_labels`` int64 ``[N]``, ``test_images``, ``test_labels`` (grader only),
+    ``budget`` (a :class:`Budget`), ``reference_accuracy`` (float in [0, 1]),
+    ``reference_losses`` and ``reference_seconds``.
+    """
+    if config.accuracy is None:
+        raise AutograderError(f"{config.source}: missing table [accuracy]")
+    budget = Budget.from_config(config.accuracy, seed)
+    if budget.epochs < 1 or budget.batch_size < 1 or not budget.lr > 0:
+        raise AutograderError(f"{config.source}: [accuracy] needs epochs >= 1, batch_size >= 1 and lr > 0")
+    folder, download = _resolve_root(root)
+    train_raw, train_labels = load_split(folder, True, download)
+    test_raw, test_labels = load_split(folder, False, download)
+    train_index = _subset(len(train_raw), config.accuracy.train_images, budget.seed, "train_images", folder)
+    test_index = _subset(len(test_raw), config.accuracy.test_images, budget.seed + 2, "test_images", folder)
+    data = {
+        "train_images": normalize(train_raw[train_index]),
+        "train_labels": train_labels[train_index].clone(),
+        "test_images": normalize(test_raw[test_index]),
+        "test_labels": test_labels[test_index].clone(),
+        "budget": budget,
+    }
+    started = time.perf_counter()
+    accuracy, losses = reference_accuracy(data, budget)
+    data.update(reference_accuracy=accuracy, reference_losses=losses,
+                reference_seconds=round(time.perf_counter() - started, 3))
+    return data
+
+
+def reference_accuracy(data: dict, budget: Budget) -> tuple[float, list[float]]:
+    """Train the reference ``Net`` from scratch with ``budget``; its test accuracy and losses."""
+    from solutions.mnist_cnn import Net
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)     # the same numbers on every machine, whatever its core count
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(budget.seed)
+            trainer = LocalTrainer(Net(), budget.lr)
+            losses = train(trainer, data["train_images"], data["train_labels"], budget)
+            predicted = predict_labels(trainer, data["test_images"])
+    finally:
+        torch.set_num_threads(threads)
+    return float((predicted == data["test_labels"]).to(torch.float64).mean()), losses

@@ -1,0 +1,266 @@
+"""Hostile and broken submissions: each is graded, loses what it breaks with a clear
+message, and leaves every other student's report exactly as it would have been.
+
+Every attack here is bounded, so a failing protection fails the test rather than the
+machine: memory grows to at most 3 GB, a fork bomb makes 30 processes, loops have
+deadlines in the grader, and no test signals a process it did not start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from autograder.checks.plugin import HIDDEN_DIR
+from autograder.grading import GradeOptions, grade_submissions
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = (ROOT / "solutions" / "activations.py").read_text()
+CHECKS = HIDDEN_DIR / "test_activations.py"
+
+
+def _with(code: str, before: bool = False) -> str:
+    """The reference activations module with hostile ``code`` appended (or prepended)."""
+    return f"{code}\n{SOLUTION}" if before else f"{SOLUTION}\n{code}\n"
+
+
+def _broken_relu(body: str) -> str:
+    """The reference module whose ``relu`` runs ``body`` (indented) instead."""
+    indented = "\n".join("    " + line for line in body.strip().splitlines())
+    return SOLUTION + f"\n\ndef relu(x):\n{indented}\n"
+
+
+class Listener:
+    """A TCP listener on loopback that records whether anyone connected (bounded)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+def _cases(tmp: Path, listener: Listener) -> dict[str, dict[str, object]]:
+    """{student: {file name: text or bytes or ('symlink', target)}}"""
+    out_dir = tmp / "out"
+    other = tmp / "subs" / "reference" / "activations.py"
+    return {
+        "syntax_error": {"activations.py": "def relu(x)\n    return x\n"},
+        "import_error": {"activations.py": _with("import no_such_module_for_autograder", before=True)},
+        "missing_module": {"tensors.py": "X = 1\n"},
+        "loop_at_import": {"activations.py": _with("while True:\n    pass", before=True)},
+        "loop_in_function": {"activations.py": _broken_relu("while True:\n    pass")},
+        "memory_bomb_50gb": {"activations.py": _broken_relu("import torch\nreturn torch.ones(50 * 2**30 // 4)[:0]")},
+        "memory_bomb_gradual": {"activations.py": _broken_relu(
+            "chunks = []\nfor _ in range(30):  # at most 3 GB if the limit does not hold\n"
+            "    chunks.append(bytearray(100 * 2**20))\nreturn x")},
+        "sys_exit_at_import": {"activations.py": _with("import sys\nsys.exit(0)", before=True)},
+        "sys_exit_in_function": {"activations.py": _broken_relu("import sys\nsys.exit(3)")},
+        "os_exit": {"activations.py": _broken_relu("import os\nos._exit(0)")},
+        "kill_parent": {"activations.py": _broken_relu("import os\nos.kill(os.getppid(), 9)\nreturn x")},
+        "segfault": {"activations.py": _broken_relu("import ctypes\nctypes.string_at(0)")},
+        "print_1gb": {"activations.py": _broken_relu(
+            "import sys\nline = 'x' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(line)\nreturn x")},
+        "fork_bomb": {"activations.py": _with(
+            "import os, time\nfor _ in range(30):\n    if os.fork() == 0:\n        time.sleep(120)\n        os._exit(0)")},
+        "thread_left_running": {"activations.py": _with(
+            "import threading, time\nthreading.Thread(target=lambda: time.sleep(3600)).start()")},
+        "imports_solutions": {"activations.py": _with("from solutions.activations import relu as relu")},
+        "reads_hidden_checks": {"activations.py": _with(
+            f"SECRET = open({str(CHECKS)!r}).read()", before=True)},
+        "patches_torch_and_pytest": {"activations.py": _broken_relu("return x * 0 + 42") + (
+            "\nimport builtins, torch, torch.testing, pytest\n"
+            "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
+            "torch.testing.assert_close = lambda *a, **k: None\n"
+            "builtins.isinstance = lambda *a: True\npytest.fail = lambda *a, **k: None\n")},
+        "writes_outside": {"activations.py": _with(
+            "for path in (%r, %r, '/tmp/autograder-escape'):\n"
+            "    try:\n        open(path, 'w').write('pwned')\n    except OSError:\n        pass"
+            % (str(out_dir / "reference" / "report.json"), str(other)))},
+        "opens_socket": {"activations.py": _with(
+            "import socket\ntry:\n    socket.create_connection(('127.0.0.1', %d), timeout=1).send(b'hi')\n"
+            "except OSError:\n    pass" % listener.port)},
+        "shadowing_files": {"activations.py": SOLUTION,
+                            "random.py": "raise SystemExit('shadowed random')\n",
+                            "timeit.py": "raise SystemExit('shadowed timeit')\n"},
+        "non_utf8": {"activations.py": b"X = '\xff\xfe caf\xe9'\n" + SOLUTION.encode()},
+        "symlink_passwd": {"activations.py": ("symlink", "/etc/passwd")},
+    }
+
+
+def _write(folder: Path, files: dict[str, object]) -> None:
+    folder.mkdir(parents=True)
+    for name, content in files.items():
+        if isinstance(content, tuple):
+            os.symlink(content[1], folder / name)
+        elif isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            (folder / name).write_text(content)
+
+
+def _report(out: Path, student: str) -> dict:
+    report = json.loads((out / student / "report.json").read_text())
+    report.pop("duration_s", None)
+    report.pop("timings", None)
+    for assignment in report["assignments"]:
+        for task in assignment["tasks"]:
+            for check in task["checks"]:
+                check.pop("duration_s", None)
+    return report
+
+
+def _messages(report: dict) -> str:
+    texts = list(report.get("messages", []))
+    for assignment in report["assignments"]:
+        texts += assignment.get("messages", [])
+        for task in assignment["tasks"]:
+            texts.append(task.get("penalty") or "")
+            texts += [c["message"] for c in task["checks"]]
+    return "\n".join(t for t in texts if t)
+
+
+def _points(report: dict, task: str | None = None) -> float:
+    tasks = [t for a in report["assignments"] for t in a["tasks"]]
+    return sum(t["points"] for t in tasks if task is None or t["task"] == task)
+
+
+OPTIONS = dict(modules=("activations",), call_timeout_s=3.0, memory_bytes=1 << 30)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    subs, out = tmp / "subs", tmp / "out"
+    listener = Listener()
+    try:
+        cases = _cases(tmp, listener)
+        _write(subs / "reference", {"activations.py": SOLUTION})
+        for student, files in cases.items():
+            _write(subs / student, files)
+        before = {p: p.read_bytes() for p in (subs / "reference").iterdir()}
+        grade_submissions(subs, out, GradeOptions(workers=2, **OPTIONS))
+        alone_subs, alone_out = tmp / "alone", tmp / "alone-out"
+        _write(alone_subs / "reference", {"activations.py": SOLUTION})
+        grade_submissions(alone_subs, alone_out, GradeOptions(workers=1, **OPTIONS))
+        yield {"out": out, "subs": subs, "alone": alone_out, "cases": cases, "listener": listener,
+               "before": before}
+    finally:
+        listener.close()
+
+
+def test_the_batch_completes_with_a_report_for_everyone(hostile):
+    students = {p.name for p in hostile["out"].iterdir() if p.is_dir()}
+    assert students == set(hostile["cases"]) | {"reference"}
+    gradebook = (hostile["out"] / "gradebook.csv").read_text().splitlines()
+    assert len(gradebook) == len(students) + 1
+
+
+def test_other_students_reports_are_exactly_as_when_graded_alone(hostile):
+    mixed = _report(hostile["out"], "reference")
+    alone = _report(hostile["alone"], "reference")
+    assert mixed == alone
+    assert _points(mixed) == 100
+
+
+def test_other_students_files_are_untouched(hostile):
+    after = {p: p.read_bytes() for p in (hostile["subs"] / "reference").iterdir()}
+    assert after == hostile["before"]
+    assert not Path("/tmp/autograder-escape").exists() or os.stat("/tmp/autograder-escape").st_uid == 0
+
+
+@pytest.mark.parametrize("student,expect", [
+    ("syntax_error", "SyntaxError"),
+    ("import_error", "ModuleNotFoundError"),
+    ("loop_at_import", "did not finish"),
+    ("sys_exit_at_import", "SystemExit"),
+    ("non_utf8", "SyntaxError"),
+    ("imports_solutions", "solutions"),
+    ("reads_hidden_checks", "FileNotFoundError"),
+])
+def test_module_level_sabotage_scores_zero_with_a_clear_message(hostile, student, expect):
+    report = _report(hostile["out"], student)
+    assert _points(report) == 0
+    assert expect in _messages(report)
+
+
+def test_missing_and_symlinked_modules_are_not_submitted(hostile):
+    for student in ("missing_module", "symlink_passwd"):
+        report = _report(hostile["out"], student)
+        assert _points(report) == 0
+        assert "not submitted" in _messages(report)
+    report = _report(hostile["out"], "symlink_passwd")
+    assert "symbolic link" in _messages(report)
+    text = "".join(p.read_text() for p in (hostile["out"] / "symlink_passwd").iterdir())
+    assert "root:x:0" not in text
+
+
+@pytest.mark.parametrize("student,expect", [
+    ("loop_in_function", "did not finish"),
+    ("memory_bomb_50gb", "RuntimeError"),
+    ("memory_bomb_gradual", "MemoryError"),
+    ("sys_exit_in_function", "SystemExit"),
+    ("os_exit", "crashed"),
+    ("kill_parent", "crashed"),
+    ("segfault", "crashed"),
+    ("patches_torch_and_pytest", "wrong values"),
+])
+def test_sabotage_inside_a_function_loses_only_that_task(hostile, student, expect):
+    report = _report(hostile["out"], student)
+    relu = next(t for a in report["assignments"] for t in a["tasks"] if t["task"] == "activations.relu")
+    assert relu["points"] == 0
+    assert expect in "\n".join(c["message"] for c in relu["checks"])
+    assert _points(report) == 100 - relu["max_points"]
+
+
+@pytest.mark.parametrize("student", ["print_1gb", "fork_bomb", "thread_left_running", "writes_outside",
+                                     "opens_socket", "shadowing_files"])
+def test_harmless_misbehaviour_costs_nothing(hostile, student):
+    report = _report(hostile["out"], student)
+    assert _points(report) == (100 if student != "print_1gb" else _points(report))
+    if student == "print_1gb":   # its relu is correct but slow: at least the rest is full marks
+        assert _points(report) >= 100 - 6
+
+
+def test_no_connection_left_the_sandbox(hostile):
+    assert hostile["listener"].connections == 0
+
+
+def test_reports_state_the_isolation_that_was_enforced(hostile):
+    report = json.loads((hostile["out"] / "reference" / "report.json").read_text())
+    isolation = report["isolation"]
+    assert isolation["level"] in ("full", "partial", "minimal")
+    if isolation["level"] == "full":
+        assert isolation["filesystem"] == "private-root" and isolation["network"] == "none"
+
+
+def test_no_worker_process_survives_grading(hostile):
+    # Workers run as 'nobody' under full isolation; after grading none may be left.
+    ps = subprocess.run(["ps", "-u", "65534", "-o", "pid="], capture_output=True, text=True)
+    assert ps.stdout.strip() == ""
