@@ -65,10 +65,18 @@ class Grader:
     def __init__(self, options: GradeOptions, configs: dict[str, AssignmentConfig], data: dict, threads: int = 1):
         self.options = options
         self.configs = configs
-        self.context = GradingContext(configs=configs, seed=options.seed, data=data)
+        self.context = GradingContext(configs=configs, seed=options.seed, data=data,
+                                      call_timeout_s=options.call_timeout_s)
         self.settings = WorkerSettings(isolate=options.isolate, memory_bytes=options.memory_bytes,
                                        threads=threads, gpu=_has_gpu())
         self.zygote = Zygote()
+        import torch
+
+        # The grader's own first optimizer step imports torch._dynamo lazily (seconds);
+        # pay it here, while the zygote starts, not inside the first student's check.
+        param = torch.zeros(1, requires_grad=True)
+        param.sum().backward()
+        torch.optim.SGD([param], lr=0.1).step()
         self._probe_result: list[dict] | None = None
 
     @property
@@ -119,8 +127,6 @@ class Grader:
                  if m in submitted and (HIDDEN_DIR / f"test_{m}.py").exists()]
         checks_started = time.perf_counter()
         try:
-            if self.options.call_timeout_s:
-                worker.call_timeout_s = self.options.call_timeout_s
             plugin = run_checks(files, self.context, student) if files else None
         finally:
             worker.kill()

@@ -102,7 +102,7 @@ class Isolation:
     network: str = "host"         # "none": a network namespace with no interfaces up
     processes: str = "shared"     # "private": a PID namespace; the worker sees no other process
     user: str = "same"            # "nobody": the worker runs as an unprivileged user
-    memory_limit_bytes: int = 0   # RLIMIT_AS; 0 when none
+    memory_limit_bytes: int = 0   # address space allowed beyond the preloaded PyTorch; 0: no limit
     notes: tuple[str, ...] = ()
 
     @property

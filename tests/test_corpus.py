@@ -14,6 +14,7 @@ per variant), and each variant's report is read back.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from autograder.course import MODULES
 from autograder.grading import GradeOptions, grade_submissions
 
 CORPUS = Path(__file__).parent / "corpus"
+MNIST_ROOT = os.environ.get("AUTOGRADER_MNIST_ROOT")   # CI points it at ../shared/data/mnist-5k
 
 
 def _variants() -> list[tuple[str, Path]]:
@@ -43,17 +45,22 @@ def graded(tmp_path_factory, request) -> dict[str, dict]:
     subs, out = root / "submissions", root / "out"
     modules = set()
     for module, path in _variants():
+        if module == "mnist_cnn" and not MNIST_ROOT:
+            continue
         student = subs / f"{module}--{path.stem}"
         student.mkdir(parents=True)
         shutil.copy(path, student / f"{module}.py")
         modules.add(module)
-    options = GradeOptions(modules=tuple(m for m in MODULES if m in modules), workers=2)
+    options = GradeOptions(modules=tuple(m for m in MODULES if m in modules), workers=2,
+                           mnist_root=Path(MNIST_ROOT) if MNIST_ROOT else None)
     grade_submissions(subs, out, options)
     return {p.name: json.loads((p / "report.json").read_text()) for p in out.iterdir() if p.is_dir()}
 
 
 @pytest.mark.parametrize("module,path", _variants(), ids=[f"{m}/{p.stem}" for m, p in _variants()])
 def test_variant_loses_points_in_exactly_its_tasks(graded, module, path):
+    if module == "mnist_cnn" and not MNIST_ROOT:
+        pytest.skip("set AUTOGRADER_MNIST_ROOT to a torchvision MNIST root to grade the MNIST corpus")
     report = graded[f"{module}--{path.stem}"]
     assignment = next(a for a in report["assignments"] if a["assignment"] == module)
     lost = {t["task"] for t in assignment["tasks"] if t["points"] < t["max_points"]}

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import threading
 from pathlib import Path
 
@@ -26,9 +25,15 @@ SOLUTION = (ROOT / "solutions" / "activations.py").read_text()
 CHECKS = HIDDEN_DIR / "test_activations.py"
 
 
+FUTURE = "from __future__ import annotations\n"
+
+
 def _with(code: str, before: bool = False) -> str:
-    """The reference activations module with hostile ``code`` appended (or prepended)."""
-    return f"{code}\n{SOLUTION}" if before else f"{SOLUTION}\n{code}\n"
+    """The reference activations module with hostile ``code`` appended (or run first)."""
+    if before:   # right after the __future__ import, before anything else runs
+        head, tail = SOLUTION.split(FUTURE, 1)
+        return f"{head}{FUTURE}{code}\n{tail}"
+    return f"{SOLUTION}\n{code}\n"
 
 
 def _broken_relu(body: str) -> str:
@@ -85,10 +90,12 @@ def _cases(tmp: Path, listener: Listener) -> dict[str, dict[str, object]]:
         "os_exit": {"activations.py": _broken_relu("import os\nos._exit(0)")},
         "kill_parent": {"activations.py": _broken_relu("import os\nos.kill(os.getppid(), 9)\nreturn x")},
         "segfault": {"activations.py": _broken_relu("import ctypes\nctypes.string_at(0)")},
-        "print_1gb": {"activations.py": _broken_relu(
-            "import sys\nline = 'x' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(line)\nreturn x")},
+        "print_1gb": {"activations.py": _with(
+            "import sys\nline = 'x' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(line)", before=True)},
         "fork_bomb": {"activations.py": _with(
-            "import os, time\nfor _ in range(30):\n    if os.fork() == 0:\n        time.sleep(120)\n        os._exit(0)")},
+            "import ctypes, os, time\nfor _ in range(30):\n    if os.fork() == 0:\n"
+            f"        ctypes.CDLL(None).prctl(15, b'{BOMB_NAME}', 0, 0, 0)  # PR_SET_NAME: findable\n"
+            "        time.sleep(120)\n        os._exit(0)")},
         "thread_left_running": {"activations.py": _with(
             "import threading, time\nthreading.Thread(target=lambda: time.sleep(3600)).start()")},
         "imports_solutions": {"activations.py": _with("from solutions.activations import relu as relu")},
@@ -98,7 +105,11 @@ def _cases(tmp: Path, listener: Listener) -> dict[str, dict[str, object]]:
             "\nimport builtins, torch, torch.testing, pytest\n"
             "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
             "torch.testing.assert_close = lambda *a, **k: None\n"
-            "builtins.isinstance = lambda *a: True\npytest.fail = lambda *a, **k: None\n")},
+            "torch.isclose = lambda a, b, **k: torch.ones_like(a, dtype=torch.bool)\n"
+            "pytest.fail = lambda *a, **k: None\n")},
+        "patches_builtins": {"activations.py": _broken_relu("return x * 0 + 42") + (
+            "\nimport builtins\nbuiltins.isinstance = lambda *a: True\n"
+            "builtins.len = lambda *a: 0\nbuiltins.type = lambda *a: object\n")},
         "writes_outside": {"activations.py": _with(
             "for path in (%r, %r, '/tmp/autograder-escape'):\n"
             "    try:\n        open(path, 'w').write('pwned')\n    except OSError:\n        pass"
@@ -151,6 +162,7 @@ def _points(report: dict, task: str | None = None) -> float:
     return sum(t["points"] for t in tasks if task is None or t["task"] == task)
 
 
+BOMB_NAME = f"agbomb{os.getpid() % 100000}"
 OPTIONS = dict(modules=("activations",), call_timeout_s=3.0, memory_bytes=1 << 30)
 
 
@@ -227,7 +239,6 @@ def test_missing_and_symlinked_modules_are_not_submitted(hostile):
     ("memory_bomb_gradual", "MemoryError"),
     ("sys_exit_in_function", "SystemExit"),
     ("os_exit", "crashed"),
-    ("kill_parent", "crashed"),
     ("segfault", "crashed"),
     ("patches_torch_and_pytest", "wrong values"),
 ])
@@ -239,13 +250,25 @@ def test_sabotage_inside_a_function_loses_only_that_task(hostile, student, expec
     assert _points(report) == 100 - relu["max_points"]
 
 
+def test_killing_the_parent_hurts_only_the_attacker(hostile):
+    # Inside its PID namespace the worker's parent does not exist (getppid() == 0), so the
+    # kill reaches at most the worker itself; the grader and the batch carry on.
+    report = _report(hostile["out"], "kill_parent")
+    relu = next(t for a in report["assignments"] for t in a["tasks"] if t["task"] == "activations.relu")
+    assert relu["points"] < relu["max_points"]
+    assert _points(report) == 100 - relu["max_points"] + relu["points"]
+
+
+def test_patching_builtins_in_the_worker_gains_nothing(hostile):
+    report = _report(hostile["out"], "patches_builtins")
+    relu = next(t for a in report["assignments"] for t in a["tasks"] if t["task"] == "activations.relu")
+    assert relu["points"] == 0 and _points(report) < 100
+
+
 @pytest.mark.parametrize("student", ["print_1gb", "fork_bomb", "thread_left_running", "writes_outside",
                                      "opens_socket", "shadowing_files"])
 def test_harmless_misbehaviour_costs_nothing(hostile, student):
-    report = _report(hostile["out"], student)
-    assert _points(report) == (100 if student != "print_1gb" else _points(report))
-    if student == "print_1gb":   # its relu is correct but slow: at least the rest is full marks
-        assert _points(report) >= 100 - 6
+    assert _points(_report(hostile["out"], student)) == 100
 
 
 def test_no_connection_left_the_sandbox(hostile):
@@ -260,7 +283,14 @@ def test_reports_state_the_isolation_that_was_enforced(hostile):
         assert isolation["filesystem"] == "private-root" and isolation["network"] == "none"
 
 
-def test_no_worker_process_survives_grading(hostile):
-    # Workers run as 'nobody' under full isolation; after grading none may be left.
-    ps = subprocess.run(["ps", "-u", "65534", "-o", "pid="], capture_output=True, text=True)
-    assert ps.stdout.strip() == ""
+def test_no_forked_process_survives_grading(hostile):
+    # The fork bomb's children named themselves BOMB_NAME; killing a worker's PID
+    # namespace must have taken them all.
+    survivors = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "comm").read_text().strip() == BOMB_NAME:
+                survivors.append(proc.name)
+        except OSError:
+            pass
+    assert survivors == []

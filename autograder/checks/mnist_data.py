@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,7 +37,8 @@ from ..config import AccuracyConfig, AssignmentConfig
 from ..errors import AutograderError
 
 __all__ = ["MEAN", "STD", "DEFAULT_ROOT", "Budget", "Trainer", "LocalTrainer", "RemoteTrainer",
-           "normalize", "load_split", "batch_order", "train", "predict_labels", "prepare_mnist"]
+           "normalize", "load_split", "batch_order", "train", "predict_labels", "prepare_mnist", "one_thread",
+           "NotTrainable"]
 
 MEAN, STD = 0.1307, 0.3081
 DEFAULT_ROOT = Path("~/.cache/autograder/mnist")
@@ -68,30 +70,30 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return x.sub_(MEAN).div_(STD)
 
 
-def _resolve_root(root: Path | None) -> tuple[Path, bool]:
-    """The data folder and whether torchvision may download into it."""
-    if root is not None:
-        return Path(root).expanduser(), False
-    env = os.environ.get(ENV_ROOT)
-    if env:
-        return Path(env).expanduser(), False
-    return DEFAULT_ROOT.expanduser(), True
+def _resolve_root(root: Path | None) -> Path:
+    """The data folder: ``root``, else ``$AUTOGRADER_MNIST_ROOT``, else ``~/.cache/autograder/mnist``."""
+    if root is None:
+        root = os.environ.get(ENV_ROOT) or DEFAULT_ROOT
+    return Path(root).expanduser()
 
 
-def load_split(root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images ``[N, 28, 28]`` and int64 labels ``[N]`` of one MNIST split under ``root``."""
+def load_split(root: Path, train: bool, download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images ``[N, 28, 28]`` and int64 labels ``[N]`` of one MNIST split under ``root``.
+
+    With ``download`` torchvision fetches the files that are missing (nothing when all
+    four are there, so a read-only folder is fine)."""
     from torchvision import datasets
 
     split = "training" if train else "test"
     try:
         dataset = datasets.MNIST(str(root), train=train, download=download)
     except Exception as exc:  # RuntimeError (missing), URLError/OSError (no internet), bad files
-        how = ("it could not be downloaded there" if download
-               else "it is not there (downloads happen only into the default folder)")
+        reason = " ".join(str(exc).split())[:300]
         raise AutograderError(
-            f"MNIST ({split} split) is not available under {root}: {how} ({type(exc).__name__}: {exc}). "
-            f"Point --mnist-root (or the environment variable {ENV_ROOT}) at a folder holding "
-            "MNIST/raw/ with the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+            f"MNIST ({split} split) is not under {root}"
+            f"{' and could not be downloaded there' if download else ''} ({type(exc).__name__}: {reason}). "
+            f"Point --mnist-root (or the environment variable {ENV_ROOT}) at a folder holding MNIST/raw/ "
+            "with the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
             "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte)."
         ) from None
     return dataset.data, dataset.targets.to(torch.int64)
@@ -237,20 +239,26 @@ def prepare_mnist(root: Path | None, config: AssignmentConfig, seed: int) -> dic
     """Load the data and train the reference ``Net`` once per grading run.
 
     ``root``: the torchvision MNIST root (``--mnist-root``); None means the environment
-    variable ``AUTOGRADER_MNIST_ROOT``, else ``~/.cache/autograder/mnist`` (downloaded
-    there when missing). Returns ``train_images`` float32 ``[N, 1, 28, 28]``,
+    variable ``AUTOGRADER_MNIST_ROOT``, else ``~/.cache/autograder/mnist``. Files missing
+    there are downloaded where there is internet; otherwise ``AutograderError`` says how
+    to point the grader at the data. Returns ``train_images`` float32 ``[N, 1, 28, 28]``,
     ``train_labels`` int64 ``[N]``, ``test_images``, ``test_labels`` (grader only),
     ``budget`` (a :class:`Budget`), ``reference_accuracy`` (float in [0, 1]),
     ``reference_losses`` and ``reference_seconds``.
     """
+    with one_thread():
+        return _prepare(root, config, seed)
+
+
+def _prepare(root: Path | None, config: AssignmentConfig, seed: int) -> dict:
     if config.accuracy is None:
         raise AutograderError(f"{config.source}: missing table [accuracy]")
     budget = Budget.from_config(config.accuracy, seed)
     if budget.epochs < 1 or budget.batch_size < 1 or not budget.lr > 0:
         raise AutograderError(f"{config.source}: [accuracy] needs epochs >= 1, batch_size >= 1 and lr > 0")
-    folder, download = _resolve_root(root)
-    train_raw, train_labels = load_split(folder, True, download)
-    test_raw, test_labels = load_split(folder, False, download)
+    folder = _resolve_root(root)
+    train_raw, train_labels = load_split(folder, True)
+    test_raw, test_labels = load_split(folder, False)
     train_index = _subset(len(train_raw), config.accuracy.train_images, budget.seed, "train_images", folder)
     test_index = _subset(len(test_raw), config.accuracy.test_images, budget.seed + 2, "test_images", folder)
     data = {
@@ -271,14 +279,21 @@ def reference_accuracy(data: dict, budget: Budget) -> tuple[float, list[float]]:
     """Train the reference ``Net`` from scratch with ``budget``; its test accuracy and losses."""
     from solutions.mnist_cnn import Net
 
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(budget.seed)
+        trainer = LocalTrainer(Net(), budget.lr)
+        losses = train(trainer, data["train_images"], data["train_labels"], budget)
+        predicted = predict_labels(trainer, data["test_images"])
+    return float((predicted == data["test_labels"]).to(torch.float64).mean()), losses
+
+
+@contextmanager
+def one_thread():
+    """PyTorch on one thread for a while: the same numbers on every machine, whatever its
+    core count, and no OpenMP stalls on small tensors when the machine is busy."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)     # the same numbers on every machine, whatever its core count
+    torch.set_num_threads(1)
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(budget.seed)
-            trainer = LocalTrainer(Net(), budget.lr)
-            losses = train(trainer, data["train_images"], data["train_labels"], budget)
-            predicted = predict_labels(trainer, data["test_images"])
+        yield
     finally:
         torch.set_num_threads(threads)
-    return float((predicted == data["test_labels"]).to(torch.float64).mean()), losses

@@ -57,6 +57,7 @@ class GradingContext:
 
     configs: dict[str, AssignmentConfig]
     seed: int = 0
+    call_timeout_s: float | None = None     # overrides every assignment's call_timeout_s
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,6 +83,9 @@ class Student:
             raise WorkerCrash(f"{name}.py was not submitted")
         if name in self.worker.imported and self.worker.alive:
             return
+        if self.worker.broken is not None:
+            # The worker died earlier in this check; that is not the import's fault.
+            raise _copy(self.worker.broken)
         try:
             self.worker.import_module(name)
         except SandboxError as exc:
@@ -174,7 +178,7 @@ class GradingPlugin:
         if module != self._current_module:
             self._current_module = module
             config = self.context.configs.get(module)
-            worker.call_timeout_s = config.call_timeout_s if config else 10.0
+            worker.call_timeout_s = self.context.call_timeout_s or (config.call_timeout_s if config else 10.0)
             worker.deadline = time.monotonic() + (config.submission_timeout_s if config else 180.0)
         worker.begin_check()
         self._started[item.nodeid] = time.perf_counter()

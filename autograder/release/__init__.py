@@ -7,6 +7,8 @@ Outputs (all generated, never edited by hand, committed to the repository):
   ``assignments/<NN_name>/public_checks.py``) that students run with plain ``pytest``
 - ``student_template/conftest.py`` and ``README.md``
 - ``assignments/<NN_name>/<module>.ipynb``   the nbgrader source notebook
+- ``examples/submissions/reference/`` and ``examples/submissions/template/``: two example
+  students, the reference solutions (full marks) and the untouched template (zero)
 
 Release is a pure function of its inputs (byte-identical output for the same input), and
 all-or-nothing: every output is computed in memory first, so a bad marker or config
@@ -28,6 +30,7 @@ from .stubs import make_stub
 __all__ = ["ReleasePlan", "plan_release", "write_release", "stale_files", "TEMPLATE_DIR"]
 
 TEMPLATE_DIR = "student_template"
+EXAMPLES_DIR = "examples/submissions"
 
 _CONFTEST = '''\
 """Lets `pytest` in this folder import your modules (tensors.py, linear.py, ...)."""
@@ -91,9 +94,10 @@ def plan_release(root: Path | None = None) -> ReleasePlan:
             instructions = (folder / "README.md").read_text(encoding="utf-8")
         except OSError as exc:
             raise AutograderError(f"cannot read {exc.filename}: {exc.strerror}") from None
-        files[f"{TEMPLATE_DIR}/{assignment.module}.py"] = make_stub(
-            solution, solution_path.relative_to(root), assignment.module
-        )
+        stub = make_stub(solution, solution_path.relative_to(root), assignment.module)
+        files[f"{TEMPLATE_DIR}/{assignment.module}.py"] = stub
+        files[f"{EXAMPLES_DIR}/reference/{assignment.module}.py"] = solution
+        files[f"{EXAMPLES_DIR}/template/{assignment.module}.py"] = stub
         checks = folder / "public_checks.py"
         if checks.exists():
             files[f"{TEMPLATE_DIR}/tests/test_{assignment.module}.py"] = checks.read_text(encoding="utf-8")
@@ -104,11 +108,11 @@ def plan_release(root: Path | None = None) -> ReleasePlan:
 
 
 def _generated_template_files(root: Path) -> set[str]:
-    base = root / TEMPLATE_DIR
-    if not base.exists():
-        return set()
+    """Files in the folders that release owns entirely."""
+    owned = [root / TEMPLATE_DIR, root / EXAMPLES_DIR / "reference", root / EXAMPLES_DIR / "template"]
     return {
         p.relative_to(root).as_posix()
+        for base in owned if base.exists()
         for p in base.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and ".pytest_cache" not in p.parts
     }

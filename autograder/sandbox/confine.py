@@ -244,4 +244,6 @@ def apply_limits(state: Confinement, limits: Limits) -> None:
             state.notes.append(f"rlimit {which} not set: {exc}")
         else:
             if which == resource.RLIMIT_AS:
-                state.memory_limit_bytes = cap
+                # Reported as the budget on top of the preloaded libraries: the same on
+                # every run, unlike the total, which moves with the mappings of the moment.
+                state.memory_limit_bytes = limits.memory_bytes

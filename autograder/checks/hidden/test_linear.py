@@ -167,7 +167,10 @@ def test_Linear_without_bias(student):
         fail(f"{what}.bias should be None, but is {describe_value(bias)}.",
              hint="self.register_parameter('bias', None) when bias is False")
     x = _seeded((4, 5), torch.float32, 11)
-    got = layer(x)
+    got, (x_after,), _ = student.worker.call_returning_args(layer, x)
+    if not torch.equal(x_after, x):
+        fail(f"the forward pass of {what} changed its input in place; it must leave x unchanged.",
+             hint="avoid in-place operations such as x -= ..., x.t_() or x[...] = ... on the input")
     expect_tensor(got, ref.linear_forward(x, params["weight"]["value"].detach()),
                   what=f"the forward pass of {what}", **TOLERANCES[torch.float32],
                   hint="forward must return its result" if got is None else "without a bias, forward is x @ weight.T")

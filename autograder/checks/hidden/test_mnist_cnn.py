@@ -21,8 +21,8 @@ from torch import nn
 from solutions import mnist_cnn as ref
 
 from autograder.checks.api import describe_value, expect_tensor, fail
-from autograder.checks.mnist_data import (Budget, NotTrainable, RemoteTrainer, normalize, predict_labels,
-                                          train)
+from autograder.checks.mnist_data import (Budget, NotTrainable, RemoteTrainer, normalize, one_thread,
+                                          predict_labels, train)
 from autograder.sandbox.client import Ref, SandboxError, StudentError
 
 M = "mnist_cnn"
@@ -43,19 +43,23 @@ FAKE_ROOT = "fake_mnist"          # relative to the worker's working directory, 
 
 @pytest.fixture(autouse=True)
 def _one_thread(student):
-    """Every check of this module runs the worker's PyTorch on one thread, as the reference
-    is trained: the accuracy check then repeats the reference's numbers exactly, and small
-    convolutions gain nothing from more threads (they lose a lot on a busy machine)."""
-    student.worker.call("torch.set_num_threads", 1)
-    yield
-    try:
-        student.worker.call("torch.set_num_threads", student.worker.settings.threads)
-    except SandboxError:
-        pass
+    """Every check of this module runs PyTorch on one thread, in the grader and in the
+    worker, as the reference is trained: the accuracy check then repeats the reference's
+    numbers exactly, and the small tensors here gain nothing from more threads (on a busy
+    machine, a second OpenMP thread makes each small operation up to 100 times slower)."""
+    with one_thread():
+        try:
+            student.worker.call("torch.set_num_threads", 1)
+            yield
+        finally:
+            try:
+                student.worker.call("torch.set_num_threads", student.worker.settings.threads)
+            except SandboxError:
+                pass
 
 
 def _images(n: int, seed: int) -> torch.Tensor:
-    """uint8 ``[n, 28, 28]`` test pictures: noise, a stroke, and the extremes 0 and 255."""
+    """uint8 ``[n, 28, 28]`` pictures: random pixels between a black top and a white bottom."""
     g = torch.Generator().manual_seed(seed)
     images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
     images[:, :4] = 0
@@ -427,7 +431,7 @@ def test_net_reaches_the_reference_accuracy(student, grading):
         raise RuntimeError("the MNIST data were not prepared (autograder.checks.mnist_data.prepare_mnist)")
     budget: Budget = data["budget"]
     trainer = _trainer(student, budget)
-    _train(trainer, data["train_images"], data["train_labels"], budget)
+    losses = _train(trainer, data["train_images"], data["train_labels"], budget)
     try:
         predicted = predict_labels(trainer, data["test_images"])
     except NotTrainable as exc:
@@ -436,11 +440,14 @@ def test_net_reaches_the_reference_accuracy(student, grading):
     reference = data["reference_accuracy"]
     required = reference - budget.margin
     if accuracy < required:
-        fail(f"trained from scratch with the grader's budget ({budget.epochs} epoch(s) of Adam, lr {budget.lr:g}, "
-             f"batches of {budget.batch_size}, {len(data['train_images'])} training images), your Net reaches "
-             f"{accuracy:.1%} accuracy on {len(predicted)} held-out test images; at least {required:.1%} is required "
-             f"(the reference Net reaches {reference:.1%}, minus a margin of {budget.margin:.0%}).",
-             hint=FORWARD_HINT + "; dropout only in training mode")
+        epochs = f"{budget.epochs} epoch{'s' if budget.epochs != 1 else ''}"
+        fail(f"trained from scratch with the grader's budget ({epochs} of Adam, lr {budget.lr:g}, batches of "
+             f"{budget.batch_size}, {len(data['train_images'])} training images), your Net reaches {accuracy:.1%} "
+             f"accuracy on {len(predicted)} held-out test images; at least {required:.1%} is required (the "
+             f"reference Net reaches {reference:.1%}, minus a margin of {budget.margin:.0%}).",
+             hint=FORWARD_HINT + "; dropout only in training mode",
+             detail=f"training loss, first/last step: student {losses[0]:.4f}/{losses[-1]:.4f}, reference "
+                    f"{data['reference_losses'][0]:.4f}/{data['reference_losses'][-1]:.4f}")
 
 
 # -- predict --------------------------------------------------------------------------------

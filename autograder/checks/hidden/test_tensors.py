@@ -179,7 +179,7 @@ def _expect_description(got, t, *, what, detail=""):
 @pytest.mark.public
 def test_describe_known_tensor(student):
     t = torch.zeros(2, 3, dtype=torch.int64)
-    _expect_description(student.call(f"{M}.describe", t), t, what="describe(torch.zeros(2, 3, dtype=torch.int64))")
+    _expect_description(_call(student, "describe", t), t, what="describe(torch.zeros(2, 3, dtype=torch.int64))")
 
 
 @pytest.mark.task(f"{M}.describe")
@@ -187,14 +187,14 @@ def test_describe_known_tensor(student):
 @given(shape=shapes(min_dims=0, max_dims=4, min_side=0, max_side=5), dtype=st.sampled_from(ALL_DTYPES))
 def test_describe_matches_reference(student, shape, dtype):
     t = torch.zeros(shape, dtype=dtype)
-    _expect_description(student.call(f"{M}.describe", t), t, what="describe(t)",
+    _expect_description(_call(student, "describe", t), t, what="describe(t)",
                         detail=f"shape {list(shape)}, dtype {dtype}")
 
 
 @pytest.mark.task(f"{M}.describe")
 def test_describe_reports_the_device(student):
     t = torch.empty(4, 1, dtype=torch.float16, device="meta")
-    _expect_description(student.call(f"{M}.describe", t), t, what="describe(t) for a tensor on the meta device")
+    _expect_description(_call(student, "describe", t), t, what="describe(t) for a tensor on the meta device")
 
 
 # -- add_batch_dim ----------------------------------------------------------------

@@ -280,8 +280,8 @@ _NOT_THIS_BATCH = ("the update did not use this batch's gradients (optimizer.ste
                    "loss.backward(), or not at all)", "call optimizer.step() after loss.backward(): " + ORDER_HINT)
 MISTAKES = {
     "bs": ("the gradients of an earlier backward pass were added to this batch's", ZERO_GRAD_HINT),
-    "bsz": ("the step used the gradients of an earlier backward pass too, and this batch's gradients were "
-            "cleared afterwards",
+    "bsz": ("the gradients were zeroed after optimizer.step() instead of before loss.backward(), so the step "
+            "also used gradients left by earlier code, and this batch's gradients are gone afterwards",
             "zero the gradients before loss.backward(), not after optimizer.step(): " + ORDER_HINT),
     "zsb": _NOT_THIS_BATCH,
     "sb": _NOT_THIS_BATCH,
@@ -298,7 +298,8 @@ def _check_step(student, net: Net, batch, what: str) -> None:
         for order, (what_happened, hint) in MISTAKES.items():
             candidate = _local_step(net, batch, order)
             if _same_parameters(student, model, candidate, grads=True):
-                fail(f"{what}: the parameters after train_step are not the expected ones: {what_happened}.",
+                fail(f"{what}: the parameters or their gradients after train_step are not the expected ones: "
+                     f"{what_happened}.",
                      hint=hint)
     _expect_parameters(student, model, local, what=f"{what}: after train_step", grads=True, hint=ORDER_HINT)
     expect_close(_expect_number(got, what="train_step"), want, what=f"{what}: the loss train_step",

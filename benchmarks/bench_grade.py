@@ -1,0 +1,64 @@
+"""Benchmark: grade examples/submissions with 1 and with 2 workers.
+
+Prints, per submission, the time split into worker start-up (forking sandboxed workers
+from the preloaded zygote), check compute (the pytest session: checks, hypothesis and
+the calls into the worker) and the rest (copying files, static checks, assembling the
+result); then the wall time of each run and the speed-up from 1 to 2 workers.
+
+    .venv/bin/python benchmarks/bench_grade.py [--submissions DIR] [--mnist-root DIR]
+
+Run it on an otherwise idle machine: the figures are wall-clock times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autograder.grading import GradeOptions, grade_submissions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(submissions: Path, workers: int, mnist_root: Path | None) -> tuple[float, list]:
+    out = Path(tempfile.mkdtemp(prefix=f"bench-j{workers}-"))
+    started = time.perf_counter()
+    result = grade_submissions(submissions, out, GradeOptions(workers=workers, mnist_root=mnist_root))
+    return time.perf_counter() - started, list(result.students)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=Path, default=ROOT / "examples" / "submissions")
+    parser.add_argument("--mnist-root", type=Path, default=os.environ.get("AUTOGRADER_MNIST_ROOT"))
+    args = parser.parse_args()
+    walls = {}
+    for workers in (1, 2):
+        wall, students = run(args.submissions, workers, args.mnist_root)
+        walls[workers] = wall
+        print(f"\n== {workers} worker(s): {len(students)} submissions in {wall:.2f} s wall")
+        print(f"{'student':<12} {'total s':>8} {'start-up':>9} {'checks':>8} {'rest':>7} {'starts':>7} {'points':>7}")
+        overheads = []
+        for s in students:
+            t = dict(s.timings)
+            overhead = t["worker_start_s"] + t["other_s"]
+            overheads.append(overhead)
+            print(f"{s.student:<12} {s.duration_s:8.2f} {t['worker_start_s']:9.3f} {t['checks_s']:8.2f} "
+                  f"{t['other_s']:7.3f} {int(t['worker_starts']):7d} {s.points:7.1f}")
+        print(f"overhead per submission (start-up + rest): mean {statistics.mean(overheads):.3f} s, "
+              f"max {max(overheads):.3f} s")
+        full = [s for s in students if s.student == "reference"]
+        if full:
+            print(f"one full-course submission (reference, all six assignments): {full[0].duration_s:.2f} s")
+    print(f"\nspeed-up from 1 to 2 workers: {walls[1] / walls[2]:.2f}x "
+          f"({walls[1]:.2f} s -> {walls[2]:.2f} s; cores: {len(os.sched_getaffinity(0))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,4 @@
+"""An example student whose module never finishes importing."""
+
+while True:
+    pass

@@ -1,0 +1,38 @@
+# expect-lost: linear.Linear
+"""Ignores bias=False and always creates a bias."""
+
+import math
+
+import torch
+from torch import nn
+
+
+def linear_forward(x, weight, bias=None):
+    out = x @ weight.T
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+class Linear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        k = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-k, k))
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-k, k))
+
+    def forward(self, x):
+        return linear_forward(x, self.weight, self.bias)
+
+
+def make_mlp(sizes):
+    if len(sizes) < 2:
+        raise ValueError("make_mlp needs at least two sizes")
+    layers = []
+    for i in range(len(sizes) - 1):
+        if i > 0:
+            layers.append(nn.ReLU())
+        layers.append(Linear(sizes[i], sizes[i + 1]))
+    return nn.Sequential(*layers)

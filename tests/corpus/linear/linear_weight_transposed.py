@@ -1,0 +1,43 @@
+# expect-lost: linear.Linear
+"""Stores weight as [in, out] and multiplies without transposing: the forward pass is
+right, the parameter's shape is not."""
+
+import math
+
+import torch
+from torch import nn
+
+
+def linear_forward(x, weight, bias=None):
+    out = x @ weight.T
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+class Linear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        k = 1.0 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(in_features, out_features).uniform_(-k, k))
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_features).uniform_(-k, k))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        out = x @ self.weight
+        return out if self.bias is None else out + self.bias
+
+
+def make_mlp(sizes):
+    if len(sizes) < 2:
+        raise ValueError("make_mlp needs at least two sizes")
+    layers = []
+    for i in range(len(sizes) - 1):
+        if i > 0:
+            layers.append(nn.ReLU())
+        layers.append(Linear(sizes[i], sizes[i + 1]))
+    return nn.Sequential(*layers)
