@@ -68,7 +68,8 @@ class Grader:
         self.context = GradingContext(configs=configs, seed=options.seed, data=data,
                                       call_timeout_s=options.call_timeout_s)
         self.settings = WorkerSettings(isolate=options.isolate, memory_bytes=options.memory_bytes,
-                                       threads=threads, gpu=_has_gpu())
+                                       threads=threads, gpu=_has_gpu(), seed=options.seed,
+                                       hide=_grader_folders())
         self.zygote = Zygote()
         import torch
 
@@ -191,6 +192,17 @@ class Grader:
             tasks.append(TaskResult(task_id, config.tasks[name].points, checks, penalty))
         return AssignmentResult(assignment=module, tasks=tuple(tasks), submitted=True,
                                 source=f"{module}.py", messages=tuple(messages))
+
+
+def _grader_folders() -> tuple[str, ...]:
+    """Where the grader's own code and the solutions live (hidden from workers)."""
+    import importlib.util
+
+    folders = [str(Path(__file__).resolve().parent)]
+    spec = importlib.util.find_spec("solutions")
+    if spec is not None and spec.submodule_search_locations:
+        folders += [str(Path(p).resolve()) for p in spec.submodule_search_locations]
+    return tuple(folders)
 
 
 def _has_gpu() -> bool:

@@ -100,6 +100,8 @@ class WorkerSettings:
     threads: int = 1
     gpu: bool = False
     start_timeout_s: float = 30.0
+    seed: int = 0
+    hide: tuple[str, ...] = ()      # folders to cover if they lie inside a mounted folder
 
 
 def _clean_env() -> dict[str, str]:
@@ -216,7 +218,8 @@ class Worker:
         out_r, out_w = os.pipe()
         request = {
             "isolate": self.settings.isolate, "submission": self.folder, "root": self.root,
-            "gpu": self.settings.gpu, "threads": self.settings.threads,
+            "gpu": self.settings.gpu, "threads": self.settings.threads, "seed": self.settings.seed,
+            "hide": list(self.settings.hide),
             "limits": {"memory_bytes": self.settings.memory_bytes},
         }
         try:

@@ -146,11 +146,16 @@ def _python_roots() -> list[str]:
     return sorted(roots)
 
 
-def enter_private_root(state: Confinement, scratch_root: str, submission: str, gpu: bool) -> None:
+def enter_private_root(state: Confinement, scratch_root: str, submission: str, gpu: bool,
+                       hide: tuple[str, ...] = ()) -> None:
     """Build the private root in ``scratch_root`` and ``pivot_root`` into it.
 
     Must run as PID 1 of the new PID namespace (for a fresh ``/proc``) and inside the new
-    mount namespace. ``submission`` is bind-mounted read-write at ``/submission``.
+    mount namespace. ``submission`` is bind-mounted read-only at ``/submission`` (the
+    student writes to ``/tmp``, a size-limited tmpfs, so a submission cannot fill the
+    grader's disk). Any folder of ``hide`` that lies inside a mounted folder (the
+    grader's package and the solutions when they are installed into site-packages) is
+    covered by an empty read-only tmpfs.
     """
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = scratch_root
@@ -183,6 +188,11 @@ def enter_private_root(state: Confinement, scratch_root: str, submission: str, g
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + SUBMISSION_DIR, exist_ok=True)
     _mount(submission, root + SUBMISSION_DIR, None, MS_BIND)
+    _mount(None, root + SUBMISSION_DIR, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for path in hide:
+        target = root + os.path.realpath(path)
+        if os.path.isdir(target):
+            _mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
     old = root + "/.old-root"
     os.makedirs(old, exist_ok=True)
     _check(_libc.syscall(_PIVOT_ROOT[os.uname().machine], root.encode(), old.encode()), "pivot_root")
@@ -196,16 +206,9 @@ def enter_private_root(state: Confinement, scratch_root: str, submission: str, g
 
 
 def drop_privileges(state: Confinement, real_root: bool) -> None:
-    """Become ``nobody`` when running as real root; forbid regaining privileges.
-
-    ``/submission`` is handed to ``nobody`` first so the student can still write there.
-    """
+    """Become ``nobody`` when running as real root; forbid regaining privileges."""
     if real_root:
         try:
-            if state.filesystem == "private-root":
-                for folder, dirs, files in os.walk(SUBMISSION_DIR):
-                    for name in [folder] + [os.path.join(folder, n) for n in dirs + files]:
-                        os.lchown(name, NOBODY, NOBODY)
             os.setgroups([])
             os.setresgid(NOBODY, NOBODY, NOBODY)
             os.setresuid(NOBODY, NOBODY, NOBODY)

@@ -61,7 +61,8 @@ def _run_worker(request: dict, bridge_fd: int, output_fd: int) -> None:
             if namespaces:
                 state.processes = "private"
                 try:
-                    confine.enter_private_root(state, request["root"], folder, request.get("gpu", False))
+                    confine.enter_private_root(state, request["root"], folder, request.get("gpu", False),
+                                               tuple(request.get("hide", ())))
                     folder = confine.SUBMISSION_DIR
                 except OSError as exc:
                     state.notes.append(f"private root unavailable: {exc}")
@@ -75,6 +76,7 @@ def _run_worker(request: dict, bridge_fd: int, output_fd: int) -> None:
             import torch
 
             torch.set_num_threads(max(1, int(request.get("threads", 1))))
+            torch.manual_seed(int(request.get("seed", 0)))   # reproducible from the first call
             worker.serve(bridge, folder, {"hello": "ready", "isolation": state.as_dict()})
         finally:
             os._exit(0)
