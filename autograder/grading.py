@@ -236,9 +236,16 @@ def check_output_dir(out_dir: Path, submissions_dir: Path) -> None:
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise OutputError(f"cannot write reports to {out_dir}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write reports to {out_dir}: {probe} is not writable")
+        raise OutputError(f"cannot write reports to {out_dir}: {probe} is not a folder; "
+                          "choose another --output")
+    # Try it: permission bits say little for root or on read-only file systems.
+    try:
+        fd, name = tempfile.mkstemp(prefix=".autograder-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise OutputError(f"cannot write reports to {out_dir}: {probe} is not writable "
+                          f"({exc.strerror}); choose another --output") from None
 
 
 def grade_submissions(
