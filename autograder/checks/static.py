@@ -98,10 +98,8 @@ def forbidden_uses(tree: ast.Module, name: str, not_allowed: tuple[str, ...]) ->
             used: str | None = None
             if isinstance(node, ast.Attribute):
                 used = _dotted(node, aliases)
-                if node.attr in methods:
+                if node.attr in methods and not (used and any(_matches(used, b) for b in dotted)):
                     findings.append(Finding("." + node.attr, node.lineno))
-                    continue
-                if used is None and node.attr in {d.rsplit(".", 1)[-1] for d in dotted}:
                     continue
             elif isinstance(node, ast.Name) and node.id in aliases:
                 used = aliases[node.id]

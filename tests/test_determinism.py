@@ -1,0 +1,50 @@
+"""Grading the same folder twice gives the same reports, byte for byte apart from timings."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from autograder.grading import GradeOptions, grade_submissions
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _without_timings(text: str) -> dict:
+    report = json.loads(text)
+    report.pop("duration_s", None)
+    report.pop("timings", None)
+    for assignment in report["assignments"]:
+        for task in assignment["tasks"]:
+            for check in task["checks"]:
+                check.pop("duration_s", None)
+    return report
+
+
+def test_two_gradings_give_identical_reports(tmp_path):
+    subs = tmp_path / "subs"
+    for student in ("reference", "partial"):
+        shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
+    options = GradeOptions(modules=("tensors", "linear", "activations"), workers=2)
+    first, second = tmp_path / "first", tmp_path / "second"
+    grade_submissions(subs, first, options)
+    grade_submissions(subs, second, options)
+    assert (first / "gradebook.csv").read_bytes() == (second / "gradebook.csv").read_bytes()
+    for student in ("reference", "partial"):
+        for name in ("feedback.md", "feedback.html", "results.json"):
+            assert (first / student / name).read_bytes() == (second / student / name).read_bytes(), name
+        assert _without_timings((first / student / "report.json").read_text()) == \
+            _without_timings((second / student / "report.json").read_text())
+
+
+def test_regrading_replaces_a_report_completely(tmp_path):
+    subs = tmp_path / "subs"
+    shutil.copytree(ROOT / "examples" / "submissions" / "partial", subs / "partial")
+    out = tmp_path / "out"
+    grade_submissions(subs, out, GradeOptions(modules=("tensors",), workers=1))
+    (out / "partial" / "stale.txt").write_text("left from an earlier run")
+    grade_submissions(subs, out, GradeOptions(modules=("tensors",), workers=1))
+    assert sorted(p.name for p in (out / "partial").iterdir()) == \
+        ["feedback.html", "feedback.md", "report.json", "results.json"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
