@@ -19,6 +19,7 @@ import pytest
 
 from autograder.checks.plugin import HIDDEN_DIR
 from autograder.grading import GradeOptions, grade_submissions
+from helpers import report_without_timings
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = (ROOT / "solutions" / "activations.py").read_text()
@@ -137,14 +138,7 @@ def _write(folder: Path, files: dict[str, object]) -> None:
 
 
 def _report(out: Path, student: str) -> dict:
-    report = json.loads((out / student / "report.json").read_text())
-    report.pop("duration_s", None)
-    report.pop("timings", None)
-    for assignment in report["assignments"]:
-        for task in assignment["tasks"]:
-            for check in task["checks"]:
-                check.pop("duration_s", None)
-    return report
+    return report_without_timings(out / student / "report.json")
 
 
 def _messages(report: dict) -> str:

@@ -55,10 +55,10 @@ settings.register_profile(
 class GradingContext:
     """What checks may read about the grading run (trusted, grader side)."""
 
-    configs: dict[str, AssignmentConfig]
+    configs: dict[str, AssignmentConfig] = field(repr=False)
     seed: int = 0
     call_timeout_s: float | None = None     # overrides every assignment's call_timeout_s
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class Student:
@@ -73,6 +73,10 @@ class Student:
         self.worker = worker
         self.submitted = submitted
         self._import_errors: dict[str, SandboxError] = {}
+
+    def __repr__(self) -> str:
+        # Stable across runs: hypothesis prints fixtures in its failing example.
+        return "<student>"
 
     def module(self, name: str) -> None:
         """Make sure ``name`` is imported in the worker; raise the import's failure otherwise."""
