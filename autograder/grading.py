@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import __version__
+from . import __version__, notebook_code
 from .checks import static
 from .checks.plugin import HIDDEN_DIR, GradingContext, Student, run_checks
 from .config import AssignmentConfig, load_course
@@ -41,6 +41,7 @@ class GradeOptions:
     seed: int = 0
     isolate: bool = True
     memory_bytes: int = 4 << 30
+    nbgrader_course: Path | None = None       # write the scores into this nbgrader course's gradebook
 
 
 def _isolation(hellos: Iterable[dict]) -> Isolation:
@@ -72,6 +73,10 @@ class Grader:
                                        hide=_grader_folders())
         self.zygote = Zygote()
         import torch
+
+        # Checks compute references on small tensors: one thread is faster (no OpenMP
+        # spinning against the worker for the cores) and gives the same numbers everywhere.
+        torch.set_num_threads(1)
 
         # The grader's own first optimizer step imports torch._dynamo lazily (seconds);
         # pay it here, while the zygote starts, not inside the first student's check.
@@ -117,9 +122,24 @@ class Grader:
         folder, root = scratch / "submission", scratch / "root"
         root.mkdir()
         notebooks, messages = copy_submission(submission, folder)
-        for module in sorted(notebooks):
-            if not (folder / f"{module}.py").exists():
-                messages.append(f"{module}.ipynb: notebook submissions are not supported yet; submit {module}.py")
+        # Notebooks: the code is taken out on this side (nbformat + ast, nothing runs) and
+        # written as <module>.py into the scratch copy; only the worker ever runs it.
+        extracted: dict[str, notebook_code.Extraction] = {}
+        unreadable: dict[str, str] = {}
+        notes: dict[str, list[str]] = {}
+        for module in sorted(m for m in notebooks if m in self.options.modules):
+            if (folder / f"{module}.py").exists():
+                notes[module] = [f"both {module}.py and {module}.ipynb were submitted: {module}.py is graded, "
+                                 f"{module}.ipynb is ignored"]
+                continue
+            try:
+                extracted[module] = notebook_code.extract(
+                    notebooks[module], module, execute=self.configs[module].execute_notebook,
+                    reference=notebook_code.load_reference(module))
+            except notebook_code.NotebookError as exc:
+                unreadable[module] = f"{exc}: its tasks score zero"
+                continue
+            (folder / f"{module}.py").write_text(extracted[module].source, encoding="utf-8")
         submitted = {m for m in self.options.modules if (folder / f"{m}.py").is_file()}
         self.probe  # isolation is detected once, before any student code runs
         worker = Worker(self.zygote, str(folder), str(root), self.settings)
@@ -137,6 +157,8 @@ class Grader:
         assignments = tuple(
             self._assignment(m, folder, m in submitted, results, collection) for m in self.options.modules
         )
+        assignments = tuple(notebook_code.annotate(a, extracted.get(a.assignment), unreadable.get(a.assignment),
+                                                   notes.get(a.assignment, ())) for a in assignments)
         total = time.perf_counter() - started
         return StudentResult(
             student=submission.student,
@@ -308,6 +330,10 @@ def grade_submissions(
     class_result = ClassResult(students=tuple(results), assignments=tuple(options.modules),
                                seed=options.seed, version=__version__)
     write_class_reports(class_result, out_dir)
+    if options.nbgrader_course is not None:
+        from .nbgrader_course import write_scores
+
+        write_scores(options.nbgrader_course, class_result)
     return class_result
 
 

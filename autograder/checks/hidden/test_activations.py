@@ -28,7 +28,8 @@ HINTS = {
     "sigmoid": "exp(-x) overflows for very negative x: use exp of a non-positive number only, e.g. "
                "exp(x) / (1 + exp(x)) for x < 0, and keep both branches of torch.where finite",
     "tanh": "exp(x) overflows for large |x|: exponentiate only non-positive numbers (use the odd symmetry)",
-    "elu": "exp(x) of large positive x overflows in the unused branch of torch.where: clamp its input to <= 0",
+    "elu": "exp(x) of large positive x overflows in the unused branch of torch.where: clamp its input to "
+           "<= 0 (and mind the gradient at exactly 0: torch.clamp passes none at its bound)",
     "softmax": "subtract the maximum along dim before exp (the max trick); softmax is unchanged by it",
     "log_softmax": "compute x - max - log(sum(exp(x - max))) instead of log(softmax(x))",
     "cross_entropy": "use a stable log-softmax (subtract the max) rather than log(softmax(x))",
@@ -156,9 +157,12 @@ for _name in ("softmax", "log_softmax"):
         def large_inputs(student):
             x = torch.tensor([[1e4, 0.0, -1e4], [1e4, 1e4 - 1, 1e4 - 2], [-1e4, -1e4, -1e4]])
             hint = HINTS[name]
+            # float32 rounds at magnitude 1e4 to about 1e-3: a correct log-sum-exp written
+            # another way differs from the reference by that much, a naive one by nan/inf.
             expect_tensor(_call(student, name, x, dim=-1), getattr(ref, name)(x, dim=-1),
-                          what=f"{name}(x) for logits up to ±1e4", hint=hint, atol=1e-5)
-            _gradient_check(student, name, [x], (0,), torch.linspace(-1, 1, 9).reshape(3, 3), {"dim": -1}, hint=hint)
+                          what=f"{name}(x) for logits up to ±1e4", hint=hint, atol=2e-3, rtol=1e-4)
+            _gradient_check(student, name, [x], (0,), torch.linspace(-1, 1, 9).reshape(3, 3), {"dim": -1},
+                            hint=hint, atol=2e-3)
 
         @task
         def default_dim(student):
