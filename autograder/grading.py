@@ -83,6 +83,12 @@ class Grader:
         param = torch.zeros(1, requires_grad=True)
         param.sum().backward()
         torch.optim.SGD([param], lr=0.1).step()
+        # Hypothesis runs a full gc.collect() the first time any @given test runs in a
+        # process; after the imports above that is most of a second. Pay it here too.
+        from hypothesis.internal.entropy import deterministic_PRNG
+
+        with deterministic_PRNG():
+            pass
         self._probe_result: list[dict] | None = None
 
     @property
@@ -200,14 +206,21 @@ class Grader:
                 if found and task_id not in penalties:
                     calls = ", ".join(f"{f.name} (line {f.line})" for f in found)
                     penalties[task_id] = f"{task_id} uses {calls}, which this task does not allow"
-        for nodeid, _ in collection:
-            if Path(nodeid.split("::")[0]).stem == f"test_{module}":
-                messages.append("the grader could not load its checks for this module; "
-                                "your instructor has been told")
+        # A check file that failed to load is the grader's fault: every task without
+        # checks gets an error result whose detail (report.json) tells the instructor why.
+        broken = [text for nodeid, text in collection
+                  if nodeid == "<pytest>" or Path(nodeid.split("::")[0]).stem == f"test_{module}"]
+        if broken:
+            messages.append("the grader could not load its checks for this module; "
+                            "your instructor can see why in report.json")
         tasks = []
         for task_id in task_ids:
             name = task_id.split(".", 1)[1]
             checks = tuple(r for r in results if r.task == task_id)
+            if not checks and broken:
+                checks = (CheckResult(name="load_checks", task=task_id, outcome=Outcome.ERROR,
+                                      message="The grader could not load its checks.",
+                                      detail="\n".join(broken)[-8000:]),)
             penalty = penalties.get(task_id)
             if not checks and penalty is None:
                 penalty = "no checks ran for this task"

@@ -243,5 +243,8 @@ def run_checks(files: list[Path], context: GradingContext, student: Student) -> 
         "-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:faulthandler",
         "-p", "no:timeout", "-p", "no:warnings", "--strict-markers", "-s",
     ]
-    pytest.main(args, plugins=[plugin])
+    code = pytest.main(args, plugins=[plugin])
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.results:
+        # pytest stopped before running anything (usage or internal error): say so.
+        plugin.collection_errors.append(("<pytest>", f"pytest exited with {code!r} before running the checks"))
     return plugin

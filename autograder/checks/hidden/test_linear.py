@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from solutions import linear as ref
 
 from autograder.checks.api import describe_value, expect_tensor, fail
-from autograder.checks.remote import Gradients, call_unmutated, forward_backward
+from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
 from autograder.checks.strategies import FLOAT_DTYPES
 from autograder.sandbox.client import StudentError
 
@@ -54,16 +54,6 @@ def _detail(x, weight, bias):
             f"bias: {'None' if bias is None else f'shape {list(bias.shape)}'}, dtype {x.dtype}")
 
 
-def _reference_gradients(args, wrt, upstream):
-    """``remote.reference_gradients`` through the scalar ``sum(out * upstream)``: the same
-    vector-Jacobian product, without autograd.grad's grad_outputs path, whose first use
-    imports sympy (a second or more of the check's time)."""
-    leaves = [a.detach().clone().requires_grad_(True) if i in wrt else a for i, a in enumerate(args)]
-    out = ref.linear_forward(*leaves)
-    grads = torch.autograd.grad((out * upstream).sum(), [leaves[i] for i in wrt])
-    return Gradients(out.detach(), tuple(grads))
-
-
 # -- linear_forward ---------------------------------------------------------------
 @pytest.mark.task(f"{M}.linear_forward")
 @pytest.mark.public
@@ -97,7 +87,7 @@ def test_linear_forward_gradients_match_reference(student, case):
     x, weight, bias, upstream = case
     args, wrt = ([x, weight], (0, 1)) if bias is None else ([x, weight, bias], (0, 1, 2))
     got = forward_backward(student, f"{M}.linear_forward", args, wrt, upstream, what="linear_forward")
-    want = _reference_gradients(args, wrt, upstream)
+    want = reference_gradients(ref.linear_forward, args, wrt, upstream)
     detail = _detail(x, weight, bias)
     expect_tensor(got.output, want.output, what="linear_forward(x, weight, bias)", hint=FORWARD_HINT, detail=detail,
                   **TOLERANCES[x.dtype])
@@ -244,7 +234,7 @@ def test_Linear_forward_and_gradients_match_reference(student, case):
     if not info.get("requires_grad"):
         fail(f"the output of {what} is not connected to the autograd graph (no gradient can flow back).",
              hint="compute it from x and the parameters with tensor operations; do not detach", detail=detail)
-    grads = torch.autograd.grad((want * upstream).sum(), [x_leaf, *leaves])
+    grads = torch.autograd.grad(want, [x_leaf, *leaves], upstream)
     got = [result["grads"][0], params["weight"]["grad"], *([params["bias"]["grad"]] if bias else [])]
     for name, g, w in zip(("the input", "weight", "bias"), got, grads):
         if g is None:

@@ -370,8 +370,9 @@ def test_net_dropout_only_in_training_mode(student):
     x = _inputs(8, seed=6)
     net.method("eval")
     first, second = net(x), net(x)
-    if not (isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor)) or first.shape != second.shape:
-        fail(f"Net in evaluation mode returned {describe_value(first)}; expected logits [8, 10].")
+    for out in (first, second):
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (8, 10):
+            fail(f"Net in evaluation mode returned {describe_value(out)}; expected logits of shape [8, 10].")
     if not torch.equal(first, second):
         fail("Net in evaluation mode gave different outputs for the same input: dropout must be off in "
              "evaluation mode.", hint="use an nn.Dropout(0.5) attribute, or F.dropout(x, 0.5, training=self.training)")
@@ -384,8 +385,16 @@ def test_net_dropout_only_in_training_mode(student):
 
 
 # -- accuracy_threshold -------------------------------------------------------------------
-def _trainer(student, budget: Budget) -> RemoteTrainer:
+def _trainer(student, budget: Budget, images: torch.Tensor) -> RemoteTrainer:
+    """The student's ``Net``, built right after seeding the worker, with Adam, ready to train.
+
+    A throwaway ``Net`` first shows that the output has the shape of logits (before the
+    seed, so that the real run is untouched)."""
     student.module(M)
+    out = student.construct(f"{M}.Net")(images[:2])
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
+        fail(f"the grader could not train your Net: for a batch of 2 images it returned {describe_value(out)}; "
+             "expected logits of shape [2, 10].", hint=FORWARD_HINT)
     student.worker.seed(budget.seed)
     return RemoteTrainer(student.worker, student.construct(f"{M}.Net"), budget.lr)
 
@@ -415,7 +424,7 @@ def _toy_batch(n: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
 def test_net_loss_drops_when_trained_on_easy_images(student):
     budget = Budget(epochs=12, batch_size=50, lr=0.005, seed=0, margin=0.0)
     images, labels = _toy_batch()
-    losses = _train(_trainer(student, budget), images, labels, budget)
+    losses = _train(_trainer(student, budget, images), images, labels, budget)
     if not losses[-1] < 0.5 * losses[0]:
         fail(f"training Net with Adam (lr 0.005) for {budget.epochs} steps on a batch of easy images should "
              f"at least halve the cross-entropy (the reference's falls to about a tenth); it went from "
@@ -430,7 +439,7 @@ def test_net_reaches_the_reference_accuracy(student, grading):
     if "reference_accuracy" not in data:
         raise RuntimeError("the MNIST data were not prepared (autograder.checks.mnist_data.prepare_mnist)")
     budget: Budget = data["budget"]
-    trainer = _trainer(student, budget)
+    trainer = _trainer(student, budget, data["train_images"])
     losses = _train(trainer, data["train_images"], data["train_labels"], budget)
     try:
         predicted = predict_labels(trainer, data["test_images"])

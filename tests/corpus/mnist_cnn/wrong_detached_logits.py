@@ -1,5 +1,6 @@
 # expect-lost: mnist_cnn.accuracy_threshold
-# forward returns detached logits: the values are right (Net passes) but no gradient reaches the parameters, so it never learns.
+# forward returns detached logits: the values are right (Net passes) but no gradient reaches the
+# parameters, so it never learns.
 """Assignment 5: a convolutional network for MNIST.
 
 Students load MNIST with torchvision (tensor conversion and normalisation),

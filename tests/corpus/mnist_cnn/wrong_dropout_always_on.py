@@ -1,5 +1,6 @@
 # expect-lost: mnist_cnn.Net, mnist_cnn.accuracy_threshold
-# Dropout also in evaluation mode: the forward pass is random in eval mode (Net), and the trained network's test predictions are noisy, below the threshold (accuracy_threshold).
+# Dropout also in evaluation mode: the forward pass is random in eval mode (Net), and the trained
+# network's test predictions are noisy, below the threshold (accuracy_threshold).
 """Assignment 5: a convolutional network for MNIST.
 
 Students load MNIST with torchvision (tensor conversion and normalisation),

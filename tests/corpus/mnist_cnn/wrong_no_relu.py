@@ -1,5 +1,6 @@
 # expect-lost: mnist_cnn.Net
-# No ReLU anywhere: the forward pass differs from the specification (Net); max-pooling alone is non-linear enough that it still learns as well on this budget (accuracy passes).
+# No ReLU anywhere: the forward pass differs from the specification (Net); max-pooling alone is
+# non-linear enough that it still learns as well on this budget (accuracy passes).
 """Assignment 5: a convolutional network for MNIST.
 
 Students load MNIST with torchvision (tensor conversion and normalisation),

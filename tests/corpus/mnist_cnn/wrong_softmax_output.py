@@ -1,5 +1,6 @@
 # expect-lost: mnist_cnn.Net, mnist_cnn.accuracy_threshold
-# forward returns probabilities (softmax at the end): not the logits (Net), and it learns too slowly (accuracy_threshold).
+# forward returns probabilities (softmax at the end): not the logits (Net), and it learns too
+# slowly (accuracy_threshold).
 """Assignment 5: a convolutional network for MNIST.
 
 Students load MNIST with torchvision (tensor conversion and normalisation),
