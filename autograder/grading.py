@@ -116,6 +116,7 @@ class Grader:
         self.zygote.close()
 
     def grade(self, submission: Submission) -> StudentResult:
+        self.probe  # one-time: waits for the zygote's preload; not part of this student's time
         started = time.perf_counter()
         scratch = Path(tempfile.mkdtemp(prefix="autograder-"))
         try:
@@ -147,7 +148,6 @@ class Grader:
                 continue
             (folder / f"{module}.py").write_text(extracted[module].source, encoding="utf-8")
         submitted = {m for m in self.options.modules if (folder / f"{m}.py").is_file()}
-        self.probe  # isolation is detected once, before any student code runs
         worker = Worker(self.zygote, str(folder), str(root), self.settings)
         student = Student(worker, submitted)
         files = [HIDDEN_DIR / f"test_{m}.py" for m in self.options.modules

@@ -241,7 +241,7 @@ def run_checks(files: list[Path], context: GradingContext, student: Student) -> 
     args = [str(f) for f in files] + [
         "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR),
         "-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:faulthandler",
-        "-p", "no:timeout", "-p", "no:warnings", "--strict-markers", "-s",
+        "-p", "no:timeout", "-p", "no:warnings", "-p", "no:hypothesispytest", "--strict-markers", "-s",
     ]
     code = pytest.main(args, plugins=[plugin])
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.results:
