@@ -121,8 +121,30 @@ class Grader:
         scratch = Path(tempfile.mkdtemp(prefix="autograder-"))
         try:
             return self._grade(submission, scratch, started)
+        except Exception as exc:  # a bug of ours must not stop the batch: a zero report that says so
+            return self._grader_failure(submission, exc, started)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _grader_failure(self, submission: Submission, exc: Exception, started: float) -> StudentResult:
+        import traceback
+
+        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
+        assignments = []
+        for module in self.options.modules:
+            config = self.configs[module]
+            tasks = tuple(
+                TaskResult(t, config.tasks[t.split(".", 1)[1]].points,
+                           (CheckResult(name="grading", task=t, outcome=Outcome.ERROR,
+                                        message="The grader failed on this submission; your instructor can see why.",
+                                        detail=detail),))
+                for t in assignment_for(module).task_ids)
+            assignments.append(AssignmentResult(assignment=module, tasks=tasks,
+                                                messages=("the grader failed; this is not a grade",)))
+        return StudentResult(student=submission.student, assignments=tuple(assignments),
+                             isolation=_isolation(self.probe),
+                             messages=("the grader failed on this submission; ask your instructor to re-grade",),
+                             duration_s=round(time.perf_counter() - started, 3))
 
     def _grade(self, submission: Submission, scratch: Path, started: float) -> StudentResult:
         os.chmod(scratch, 0o700)
