@@ -39,10 +39,27 @@ def main() -> None:
 @click.option("--check", is_flag=True, help="Only report generated files that are stale; exit 1 if any.")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project folder holding solutions/ and assignments/ (default: this checkout).")
-def release(check: bool, root: Path | None) -> None:
+@click.option("--nbgrader", "nbgrader_dir", type=click.Path(path_type=Path), default=None, metavar="COURSE_DIR",
+              help="Instead, lay the six source notebooks into this nbgrader course (source/<assignment>/, "
+                   "nbgrader_config.py if none, the gradebook); then run `nbgrader generate_assignment "
+                   "<assignment>` there.")
+def release(check: bool, root: Path | None, nbgrader_dir: Path | None) -> None:
     """Generate student_template/ and the nbgrader source notebooks from solutions/."""
     from .release import plan_release, stale_files, write_release
 
+    if nbgrader_dir is not None:
+        if check:
+            raise click.UsageError("--check and --nbgrader cannot be combined")
+        from .nbgrader_course import release_course
+
+        written = release_course(nbgrader_dir, root)
+        out.print(f"nbgrader course {nbgrader_dir}: {len(written)} files written, six assignments registered "
+                  "in its gradebook")
+        for path in written:
+            out.print(f"  {path}")
+        out.print(f"next: cd {nbgrader_dir} && nbgrader generate_assignment <assignment>  "
+                  "(e.g. activations; the student notebooks appear in release/)")
+        return
     plan = plan_release(root)
     if check:
         stale = stale_files(plan, root)
@@ -72,7 +89,7 @@ def _modules(value: str | None) -> tuple[str, ...]:
 
 
 @main.command()
-@click.argument("submissions", type=click.Path(path_type=Path))
+@click.argument("submissions", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=Path("grading-output"),
               show_default=True, help="Folder for the reports (one sub-folder per student, gradebook.csv).")
 @click.option("-a", "--assignments", "assignments", default=None, metavar="LIST",
@@ -84,16 +101,39 @@ def _modules(value: str | None) -> tuple[str, ...]:
               help="torchvision MNIST root [env AUTOGRADER_MNIST_ROOT]; downloaded there when missing.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random input.")
 @click.option("--no-sandbox", is_flag=True, help="Run workers without namespaces (reports say so). For debugging.")
-def grade(submissions: Path, output: Path, assignments: str | None, workers: int | None, timeout: float | None,
-          mnist_root: Path | None, seed: int, no_sandbox: bool) -> None:
-    """Grade SUBMISSIONS (one sub-folder per student) and write reports to --output."""
+@click.option("--nbgrader-course", "nbgrader_course", type=click.Path(path_type=Path), default=None,
+              metavar="COURSE_DIR", help="Grade nbgrader's COURSE_DIR/submitted/<student>/<assignment>/ "
+              "(when SUBMISSIONS is not given) and write the scores into COURSE_DIR's gradebook.")
+@click.option("--to-nbgrader", "to_nbgrader", type=click.Path(path_type=Path), default=None, metavar="COURSE_DIR",
+              help="Write the scores into the gradebook of this nbgrader course (replacing earlier ones).")
+def grade(submissions: Path | None, output: Path, assignments: str | None, workers: int | None,
+          timeout: float | None, mnist_root: Path | None, seed: int, no_sandbox: bool,
+          nbgrader_course: Path | None, to_nbgrader: Path | None) -> None:
+    """Grade SUBMISSIONS (one sub-folder per student) and write reports to --output.
+
+    SUBMISSIONS may also be an nbgrader course folder (or its submitted/ folder): then
+    each student's notebooks are read from <student>/<assignment>/<assignment>.ipynb.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from .grading import GradeOptions, grade_submissions
+    from .submissions import submissions_root
 
+    if nbgrader_course is not None and to_nbgrader is not None and nbgrader_course != to_nbgrader:
+        raise click.UsageError("--nbgrader-course and --to-nbgrader name different courses; give one")
+    course_dir = nbgrader_course or to_nbgrader
+    if course_dir is not None:
+        from .nbgrader_course import find_course
+
+        course = find_course(course_dir, submitted=submissions is None)   # exit 2 before any grading
+        if submissions is None:
+            submissions = course.submitted
+    if submissions is None:
+        raise click.UsageError("give SUBMISSIONS (a folder with one sub-folder per student) or --nbgrader-course")
+    submissions, nbgrader_layout = submissions_root(submissions)
     options = GradeOptions(modules=_modules(assignments), call_timeout_s=timeout, mnist_root=mnist_root,
-                           seed=seed, isolate=not no_sandbox)
+                           seed=seed, isolate=not no_sandbox, nbgrader_course=course_dir)
     if workers is not None:
         options = GradeOptions(**{**options.__dict__, "workers": workers})
     progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -126,5 +166,28 @@ def grade(submissions: Path, output: Path, assignments: str | None, workers: int
     out.print(table)
     levels = sorted({s.isolation.level for s in class_result.students})
     out.print(f"sandbox isolation: {', '.join(levels)}; reports in {output}/ (gradebook.csv, <student>/feedback.md)")
+    if course_dir is not None:
+        out.print(f"scores written into the nbgrader gradebook of {course_dir} (see `nbgrader export`, formgrader)")
+    elif nbgrader_layout:
+        out.print("read nbgrader's layout; to put the scores into its gradebook, grade with --nbgrader-course")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--timeout", "timeout", type=float, default=None, metavar="SECONDS",
+              help="Stop the checks after this long (default: 300).")
+def check(file: Path, timeout: float | None) -> None:
+    """Check your FILE (e.g. activations.py or activations.ipynb) with the public checks.
+
+    Runs the public checks of that module on your code, on this machine, and says what
+    passes and what fails. Exit code 0: every check passes; 1: some fail; 2: bad input.
+    """
+    from .student_check import DEFAULT_TIMEOUT_S, check_file, render
+
+    if timeout is not None and timeout <= 0:
+        raise click.BadParameter("must be positive", param_hint="--timeout")
+    result = check_file(file, timeout if timeout is not None else DEFAULT_TIMEOUT_S)
+    click.echo(render(result))
+    sys.exit(result.exit_code)
 if __name__ == "__main__":
     main()

@@ -164,7 +164,8 @@ class Grader:
             try:
                 extracted[module] = notebook_code.extract(
                     notebooks[module], module, execute=self.configs[module].execute_notebook,
-                    reference=notebook_code.load_reference(module))
+                    reference=notebook_code.load_reference(module),
+                    local_modules={p.stem for p in folder.glob("*.py")})
             except notebook_code.NotebookError as exc:
                 unreadable[module] = f"{exc}: its tasks score zero"
                 continue

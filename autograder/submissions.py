@@ -1,9 +1,18 @@
 """Find the submissions in a folder and copy one student's files into a scratch folder.
 
-Layout: ``SUBMISSIONS_DIR/<student id>/<module>.py`` (or ``<module>.ipynb``). The copy
-takes regular files only: symlinks, devices, sub-folders and oversized files are
-skipped with a message, so a submission can never make the grader read something
-outside it (``evil.py -> /etc/passwd``).
+Two layouts:
+
+- ours: ``SUBMISSIONS_DIR/<student id>/<module>.py`` (or ``<module>.ipynb``);
+- nbgrader's: ``COURSE_DIR/submitted/<student id>/<assignment>/<module>.ipynb``, where the
+  assignment is named after the module (``activations/activations.ipynb``; a
+  ``<module>.py`` there is taken too). It is used when the folder given has a
+  ``submitted/`` sub-folder (the course folder), or is nbgrader's ``submitted/`` folder
+  itself (named ``submitted`` and next to ``nbgrader_config.py`` or ``gradebook.db``, or
+  holding student folders with assignment sub-folders).
+
+The copy takes regular files only: symlinks, devices, unexpected sub-folders and
+oversized files are skipped with a message, so a submission can never make the grader
+read something outside it (``evil.py -> /etc/passwd``).
 """
 
 from __future__ import annotations
@@ -16,25 +25,56 @@ from pathlib import Path
 from .course import MODULES
 from .errors import SubmissionsError
 
-__all__ = ["Submission", "discover", "copy_submission", "MAX_FILE_BYTES"]
+__all__ = ["Submission", "discover", "copy_submission", "submissions_root", "MAX_FILE_BYTES"]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 _IGNORED = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+_NBGRADER_FILES = {"timestamp.txt"}   # written by `nbgrader collect` next to the notebooks
 
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's folder."""
+    """One student's folder (``nbgrader``: it holds one sub-folder per assignment)."""
 
     student: str
     folder: Path
+    nbgrader: bool = False
+
+
+def _is_nbgrader_submitted(root: Path) -> bool:
+    """Is ``root`` nbgrader's ``submitted/`` folder (student/assignment/notebook)?"""
+    if root.name != "submitted":
+        return False
+    if (root.parent / "nbgrader_config.py").is_file() or (root.parent / "gradebook.db").is_file():
+        return True
+    try:
+        return any((student / module).is_dir() for student in root.iterdir() if student.is_dir()
+                   for module in MODULES)
+    except OSError:
+        return False
+
+
+def submissions_root(root: Path) -> tuple[Path, bool]:
+    """The folder holding the student folders, and whether it is in nbgrader's layout.
+
+    ``COURSE_DIR`` with a ``submitted/`` sub-folder gives ``COURSE_DIR/submitted``.
+    """
+    if root.is_dir() and not root.is_symlink() and (root / "submitted").is_dir():
+        return root / "submitted", True
+    return root, root.is_dir() and _is_nbgrader_submitted(root)
 
 
 def discover(root: Path) -> list[Submission]:
     """The student folders of ``root``, sorted by student id.
 
-    Raises ``SubmissionsError`` when ``root`` is missing, is a file, or holds no student folder.
+    ``root`` may also be an nbgrader course folder or its ``submitted/`` folder (see the
+    module's docstring). Raises ``SubmissionsError`` when ``root`` is missing, is a file, or
+    holds no student folder.
     """
+    if root.is_dir():
+        root, nbgrader = submissions_root(root)
+    else:
+        nbgrader = False
     if not root.exists():
         raise SubmissionsError(f"submissions folder {root} does not exist; pass the folder holding "
                                "one sub-folder per student")
@@ -45,10 +85,12 @@ def discover(root: Path) -> list[Submission]:
         entries = sorted(root.iterdir())
     except PermissionError:
         raise SubmissionsError(f"cannot read the submissions folder {root}: permission denied") from None
-    students = [Submission(p.name, p) for p in entries
+    students = [Submission(p.name, p, nbgrader) for p in entries
                 if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name not in _IGNORED]
     if not students:
-        raise SubmissionsError(f"{root} holds no student folders; expected {root}/<student id>/<module>.py "
+        expected = (f"{root}/<student id>/<assignment>/<assignment>.ipynb (nbgrader's layout)" if nbgrader
+                    else f"{root}/<student id>/<module>.py")
+        raise SubmissionsError(f"{root} holds no student folders; expected {expected} "
                                f"(modules: {', '.join(MODULES)})")
     return students
 
@@ -77,6 +119,9 @@ def copy_submission(submission: Submission, dest: Path) -> tuple[dict[str, bytes
     dest.mkdir(parents=True, exist_ok=True)
     notebooks: dict[str, bytes] = {}
     messages: list[str] = []
+    if submission.nbgrader:
+        _copy_nbgrader(submission.folder, dest, notebooks, messages)
+        return notebooks, messages
     for entry in sorted(submission.folder.iterdir()):
         name = entry.name
         if name in _IGNORED:
@@ -87,16 +132,56 @@ def copy_submission(submission: Submission, dest: Path) -> tuple[dict[str, bytes
         if entry.is_dir():
             messages.append(f"skipped folder {name}/: put your modules at the top of your submission")
             continue
-        if entry.suffix not in (".py", ".ipynb"):
-            continue
-        try:
-            data = _read_regular(entry)
-        except OSError as exc:
-            messages.append(f"skipped {name}: {exc.strerror or exc}")
-            continue
-        if entry.suffix == ".ipynb":
-            if entry.stem in MODULES:
-                notebooks[entry.stem] = data
-            continue
-        (dest / name).write_bytes(data)
+        _copy_file(entry, name, dest, notebooks, messages)
     return notebooks, messages
+
+
+def _copy_file(entry: Path, shown: str, dest: Path, notebooks: dict[str, bytes], messages: list[str]) -> None:
+    """Copy one ``.py`` file into ``dest``, or keep one module notebook's bytes."""
+    if entry.suffix not in (".py", ".ipynb"):
+        return
+    try:
+        data = _read_regular(entry)
+    except OSError as exc:
+        messages.append(f"skipped {shown}: {exc.strerror or exc}")
+        return
+    if entry.suffix == ".ipynb":
+        if entry.stem in MODULES:
+            notebooks[entry.stem] = data
+        return
+    (dest / entry.name).write_bytes(data)
+
+
+def _copy_nbgrader(folder: Path, dest: Path, notebooks: dict[str, bytes], messages: list[str]) -> None:
+    """nbgrader's layout: ``<student>/<assignment>/<assignment>.ipynb`` for each module."""
+    for entry in sorted(folder.iterdir()):
+        name = entry.name
+        if name in _IGNORED or name.startswith("."):
+            continue
+        if entry.is_symlink():
+            messages.append(f"skipped {name}: a symbolic link (submit regular files only)")
+            continue
+        if not entry.is_dir():
+            if entry.suffix in (".py", ".ipynb"):
+                messages.append(f"skipped {name}: in nbgrader's layout a notebook belongs in its assignment's "
+                                f"folder, e.g. {MODULES[0]}/{MODULES[0]}.ipynb")
+            continue
+        if name not in MODULES:
+            messages.append(f"skipped folder {name}/: not an assignment of this course "
+                            f"(assignments: {', '.join(MODULES)})")
+            continue
+        for item in sorted(entry.iterdir()):
+            shown = f"{name}/{item.name}"
+            if item.name in _IGNORED or item.name in _NBGRADER_FILES or item.name.startswith("."):
+                continue
+            if item.is_symlink():
+                messages.append(f"skipped {shown}: a symbolic link (submit regular files only)")
+                continue
+            if item.is_dir():
+                messages.append(f"skipped folder {shown}/: only {name}.ipynb (or {name}.py) is graded")
+                continue
+            if item.suffix == ".ipynb" and item.stem != name:
+                messages.append(f"skipped {shown}: the {name} assignment is graded from {name}.ipynb "
+                                f"(or {name}.py)")
+                continue
+            _copy_file(item, shown, dest, notebooks, messages)

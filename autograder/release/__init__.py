@@ -9,6 +9,13 @@ Outputs (all generated, never edited by hand, committed to the repository):
 - ``assignments/<NN_name>/<module>.ipynb``   the nbgrader source notebook
 - ``examples/submissions/reference/`` and ``examples/submissions/template/``: two example
   students, the reference solutions (full marks) and the untouched template (zero)
+- ``examples/submissions/notebook/``: a student who submits notebooks (``tensors.ipynb``
+  and ``activations.ipynb``, the source notebooks filled with the reference code, plus a
+  scratch cell the grader leaves out)
+
+The source notebooks carry the public checks as nbgrader test cells (``public_cells``);
+``autograder release --nbgrader COURSE`` (``autograder.nbgrader_course``) lays them into an
+nbgrader course.
 
 Release is a pure function of its inputs (byte-identical output for the same input), and
 all-or-nothing: every output is computed in memory first, so a bad marker or config
@@ -21,16 +28,32 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 from ..config import load_course
 from ..course import ASSIGNMENTS, project_root
 from ..errors import AutograderError
 from .notebooks import source_notebook
+from .public_cells import public_cells
+from .regions import BEGIN, END
 from .stubs import make_stub
 
 __all__ = ["ReleasePlan", "plan_release", "write_release", "stale_files", "TEMPLATE_DIR"]
 
 TEMPLATE_DIR = "student_template"
 EXAMPLES_DIR = "examples/submissions"
+NOTEBOOK_EXAMPLE = ("tensors", "activations")   # the modules the notebook example student submits
+
+_SCRATCH = """\
+# My scratch cell: trying things out. The grader leaves this out (it takes only
+# imports, definitions and constants from a notebook), so it cannot slow grading down.
+%matplotlib inline
+!python --version
+import time
+started = time.time()
+for attempt in range(3):
+    print("attempt", attempt)
+print(f"done in {time.time() - started:.3f} s")"""
 
 _CONFTEST = '''\
 """Lets `pytest` in this folder import your modules (tensors.py, linear.py, ...)."""
@@ -98,18 +121,46 @@ def plan_release(root: Path | None = None) -> ReleasePlan:
         files[f"{TEMPLATE_DIR}/{assignment.module}.py"] = stub
         files[f"{EXAMPLES_DIR}/reference/{assignment.module}.py"] = solution
         files[f"{EXAMPLES_DIR}/template/{assignment.module}.py"] = stub
-        checks = folder / "public_checks.py"
-        if checks.exists():
-            files[f"{TEMPLATE_DIR}/tests/test_{assignment.module}.py"] = checks.read_text(encoding="utf-8")
-        files[f"assignments/{assignment.folder}/{assignment.module}.ipynb"] = source_notebook(
-            assignment.module, solution, solution_path.relative_to(root), instructions
-        )
+        checks_path = folder / "public_checks.py"
+        config = configs[assignment.module]
+        checks = None
+        if checks_path.exists():
+            checks_text = checks_path.read_text(encoding="utf-8")
+            files[f"{TEMPLATE_DIR}/tests/test_{assignment.module}.py"] = checks_text
+            try:
+                checks = public_cells(assignment.module, checks_text,
+                                      {name: task.points for name, task in config.tasks.items()})
+            except SyntaxError as exc:
+                raise AutograderError(f"{checks_path.relative_to(root)}:{exc.lineno}: not valid Python: "
+                                      f"{exc.msg}") from None
+        notebook = source_notebook(assignment.module, solution, solution_path.relative_to(root), instructions,
+                                   checks, execute_notebook=config.execute_notebook)
+        files[f"assignments/{assignment.folder}/{assignment.module}.ipynb"] = notebook
+        if assignment.module in NOTEBOOK_EXAMPLE:
+            files[f"{EXAMPLES_DIR}/notebook/{assignment.module}.ipynb"] = filled_notebook(notebook)
     return ReleasePlan(files)
+
+
+def filled_notebook(source: str) -> str:
+    """A student's notebook: the source notebook's solution cells with the reference code
+    (markers removed), plus a scratch cell of prints, a loop and IPython magics after them."""
+    notebook = nbformat.reads(source, as_version=4)
+    last_solution = 0
+    for index, cell in enumerate(notebook.cells):
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "\n".join(line for line in cell.source.splitlines() if line.strip() not in (BEGIN, END))
+            last_solution = index
+    scratch = nbformat.v4.new_code_cell(_SCRATCH)
+    scratch["id"] = "scratch-001"
+    notebook.cells.insert(last_solution + 1, scratch)
+    nbformat.validate(notebook)
+    return nbformat.writes(notebook) + "\n"
 
 
 def _generated_template_files(root: Path) -> set[str]:
     """Files in the folders that release owns entirely."""
-    owned = [root / TEMPLATE_DIR, root / EXAMPLES_DIR / "reference", root / EXAMPLES_DIR / "template"]
+    owned = [root / TEMPLATE_DIR, root / EXAMPLES_DIR / "reference", root / EXAMPLES_DIR / "template",
+             root / EXAMPLES_DIR / "notebook"]
     return {
         p.relative_to(root).as_posix()
         for base in owned if base.exists()

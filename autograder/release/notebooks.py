@@ -5,7 +5,10 @@ headings, each a locked Markdown cell), the module's preamble (docstring and imp
 locked code cell), one solution cell per top-level function or class (the reference code
 with its ``### BEGIN/END SOLUTION`` markers, which ``nbgrader generate_assignment``
 replaces by its stub), and the public checks as locked, autograded test cells when there
-are any. Cell ids are derived from content positions so output is byte-stable.
+are any (see ``public_cells``): a locked Markdown cell that says how to read them, a
+locked setup cell (a small runner and the checks' shared code), and one autograded test
+cell per task carrying the task's points, so nbgrader's maximum score is the
+assignment's. Cell ids are derived from content positions so output is byte-stable.
 """
 
 from __future__ import annotations
@@ -16,9 +19,29 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from .public_cells import PublicCells, intro_grade_id, setup_grade_id, check_grade_id
 from .regions import find_regions
 
 __all__ = ["source_notebook", "grade_id", "split_markdown", "split_definitions"]
+
+
+CHECKS_INTRO = """\
+## Public checks
+
+Run every cell above first (or *Kernel → Restart & Run All*). Each cell below runs the
+public checks of one task: it prints `ok` or `FAIL` for each check, with what the check
+expected and what your code returned, and fails with an `AssertionError` naming the
+checks that failed. An error such as `NameError` or `NotImplementedError` means the
+function is missing or not written yet.
+
+The grader runs these checks and more, hidden ones (other inputs, gradients, the
+functions that are not allowed) on your code: passing every public check is a good
+sign, not a guarantee. {graded} Submit `{module}.ipynb` (or `{module}.py`)."""
+_DEFINITIONS_ONLY = ("Only the definitions in this notebook are graded (imports, functions, classes and "
+                     "constants); other code you add, such as training loops or prints, is not run by the "
+                     "grader.")
+_EVERYTHING = ("The grader runs every code cell of this notebook except these checks, top to bottom "
+               "(IPython magics and shell lines `%...`, `!...` are left out), so keep it quick.")
 
 
 def grade_id(name: str) -> str:
@@ -91,11 +114,13 @@ def source_notebook(
     solution: str,
     solution_path: Path,
     instructions: str,
-    public_tests: list[tuple[str, str, float]] = (),
+    checks: PublicCells | None = None,
+    execute_notebook: bool = False,
 ) -> str:
     """Return the source notebook as JSON text.
 
-    ``public_tests`` holds ``(name, code, points)`` for autograded test cells.
+    ``checks`` holds the public-check cells (``public_cells``): the setup cell and one
+    ``(task name, code, points)`` per task, each an autograded test cell.
     """
     solved = {r.task.split(".", 1)[1] for r in find_regions(solution, solution_path, module)}
     preamble, definitions = split_definitions(solution)
@@ -110,8 +135,15 @@ def source_notebook(
             cells.append(new_code_cell(code, metadata=_meta(gid, solution=True)))
         else:
             cells.append(new_code_cell(code, metadata=_meta(gid, locked=True)))
-    for name, code, points in public_tests:
-        cells.append(new_code_cell(code, metadata=_meta(grade_id(f"{module}-check-{name}"), locked=True, points=points)))
+    if checks is not None:
+        cells.append(new_markdown_cell(CHECKS_INTRO.format(
+            module=module, graded=_EVERYTHING if execute_notebook else _DEFINITIONS_ONLY),
+                                       metadata=_meta(intro_grade_id(module), locked=True)))
+        cells.append(new_code_cell(checks.setup, metadata=_meta(setup_grade_id(module), locked=True)))
+        for name, code, points in checks.tests:
+            cells.append(new_code_cell(code, metadata=_meta(check_grade_id(module, name), locked=True, points=points)))
+        if checks.other is not None:
+            cells.append(new_code_cell(checks.other, metadata=_meta(check_grade_id(module, "other"), locked=True)))
     for index, cell in enumerate(cells):
         cell["id"] = f"{grade_id(module)}-{index:03d}"
     notebook = new_notebook(
