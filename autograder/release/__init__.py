@@ -24,13 +24,13 @@ stops it before any file is touched.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from ..config import load_course
+from ..reports.atomic import atomic_write_text
 from ..course import ASSIGNMENTS, project_root
 from ..errors import AutograderError
 from .notebooks import source_notebook
@@ -193,7 +193,5 @@ def write_release(plan: ReleasePlan, root: Path | None = None) -> list[str]:
             path.unlink()
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(plan.files[rel], encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, plan.files[rel])
     return changed
