@@ -151,3 +151,11 @@ def _frame(header: dict, body: bytes = b"") -> bytes:
 def test_decode_refuses_malformed_frames(payload):
     with pytest.raises(ProtocolError):
         decode(payload)
+
+
+def test_modules_not_preloaded_still_import_in_the_worker(worker):
+    # Lazy imports read the installation after the worker is confined: every folder of
+    # the interpreter and the virtual environment must be visible, wherever it lives
+    # (e.g. a venv under /tmp, which the worker's own /tmp must not cover).
+    for name in ("PIL.ImageFile", "email.mime.text", "xml.dom.minidom"):
+        worker.call("importlib.import_module", name)

@@ -160,6 +160,10 @@ def enter_private_root(state: Confinement, scratch_root: str, submission: str, g
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = scratch_root
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=0755")
+    # /tmp first: a virtual environment may live under /tmp (a CI clone), and must be
+    # bound on top of the empty /tmp, not hidden by it.
+    os.makedirs(root + "/tmp", exist_ok=True)
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
     for path in ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc"):
         if os.path.lexists(path):
             _bind(path, root)
@@ -182,8 +186,6 @@ def enter_private_root(state: Confinement, scratch_root: str, submission: str, g
             _bind(dev, root, writable=True)
     os.makedirs(root + "/dev/shm", exist_ok=True)
     _mount("tmpfs", root + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
-    os.makedirs(root + "/tmp", exist_ok=True)
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
     os.makedirs(root + "/proc", exist_ok=True)
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + SUBMISSION_DIR, exist_ok=True)
