@@ -34,6 +34,7 @@ import nbformat
 from .course import ASSIGNMENTS, MODULES, assignment_for
 from .errors import AutograderError
 from .release.public_cells import check_grade_id
+from .reports.atomic import atomic_write_text
 from .results import ClassResult
 
 __all__ = ["NbgraderCourse", "find_course", "release_course", "write_scores", "CONFIG_FILE"]
@@ -174,13 +175,13 @@ def release_course(folder: Path, root: Path | None = None, course_id: str = "pyt
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / CONFIG_FILE).exists():
-            _atomic_write(folder / CONFIG_FILE, _CONFIG.format(course_id=course_id))
+            atomic_write_text(folder / CONFIG_FILE, _CONFIG.format(course_id=course_id))
             written.append(CONFIG_FILE)
         course = _settings(folder)
         for module, text in notebooks.items():
             target = course.source / module / f"{module}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(target, text)
+            atomic_write_text(target, text)
             written.append(os.path.relpath(target, folder))
     except OSError as exc:
         raise AutograderError(f"cannot write the nbgrader course in {folder}: {exc.strerror or exc}") from None
@@ -216,12 +217,6 @@ def _check_replaceable(gradebook, module: str, notebook_text: str) -> None:
         raise AutograderError(
             f"the {module} notebook's cells changed ({', '.join(changed)} cells), but the gradebook already holds "
             f"submissions of it, and nbgrader cannot change its cells any more; nothing was written")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _source_notebook(course: NbgraderCourse, module: str) -> str:

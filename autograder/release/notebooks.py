@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from .public_cells import PublicCells, intro_grade_id, setup_grade_id, check_grade_id
+from .public_cells import PublicCells, check_grade_id, grade_id, intro_grade_id, setup_grade_id
 from .regions import find_regions
 
 __all__ = ["source_notebook", "grade_id", "split_markdown", "split_definitions"]
@@ -42,11 +42,6 @@ _DEFINITIONS_ONLY = ("Only the definitions in this notebook are graded (imports,
                      "grader.")
 _EVERYTHING = ("The grader runs every code cell of this notebook except these checks, top to bottom "
                "(IPython magics and shell lines `%...`, `!...` are left out), so keep it quick.")
-
-
-def grade_id(name: str) -> str:
-    """An nbgrader grade id (letters, digits, '_' and '-' only) for a task or cell name."""
-    return "".join(ch if ch.isalnum() or ch in "_-" else "-" for ch in name)
 
 
 def _meta(gid: str, *, solution: bool = False, locked: bool = False, points: float | None = None) -> dict:

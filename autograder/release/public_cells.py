@@ -35,24 +35,24 @@ __all__ = ["RUNNER", "CheckAssignment", "PublicCells", "assign_checks", "public_
 
 def check_grade_id(module: str, task: str) -> str:
     """The grade id of a task's test cell, e.g. ``activations-check-sigmoid``."""
-    return _gid(f"{module}-check-{task}")
+    return grade_id(f"{module}-check-{task}")
 
 
 def setup_grade_id(module: str) -> str:
-    return _gid(f"{module}-checks-setup")
+    return grade_id(f"{module}-checks-setup")
 
 
 def intro_grade_id(module: str) -> str:
-    return _gid(f"{module}-checks-intro")
+    return grade_id(f"{module}-checks-intro")
 
 
-def is_checks_grade_id(module: str, grade_id: str) -> bool:
+def is_checks_grade_id(module: str, gid: str) -> bool:
     """True for the grade ids of the public-check cells (setup, tests, the intro)."""
-    return grade_id.startswith(_gid(f"{module}-check-")) or grade_id in (setup_grade_id(module),
-                                                                         intro_grade_id(module))
+    return gid.startswith(grade_id(f"{module}-check-")) or gid in (setup_grade_id(module), intro_grade_id(module))
 
 
-def _gid(name: str) -> str:
+def grade_id(name: str) -> str:
+    """An nbgrader grade id (letters, digits, '_' and '-' only) for a task or cell name."""
     return "".join(ch if ch.isalnum() or ch in "_-" else "-" for ch in name)
 
 
