@@ -118,9 +118,12 @@ def _cases(tmp: Path, listener: Listener) -> dict[str, dict[str, object]]:
         "opens_socket": {"activations.py": _with(
             "import socket\ntry:\n    socket.create_connection(('127.0.0.1', %d), timeout=1).send(b'hi')\n"
             "except OSError:\n    pass" % listener.port)},
-        "shadowing_files": {"activations.py": SOLUTION,
+        # random and timeit are already loaded in the worker; sched is not, so importing it
+        # would pick up the student's sched.py if the submission folder were on sys.path.
+        "shadowing_files": {"activations.py": _with("import random, sched, timeit", before=True),
                             "random.py": "raise SystemExit('shadowed random')\n",
-                            "timeit.py": "raise SystemExit('shadowed timeit')\n"},
+                            "timeit.py": "raise SystemExit('shadowed timeit')\n",
+                            "sched.py": "raise SystemExit('shadowed sched')\n"},
         "non_utf8": {"activations.py": b"X = '\xff\xfe caf\xe9'\n" + SOLUTION.encode()},
         "symlink_passwd": {"activations.py": ("symlink", "/etc/passwd")},
     }
