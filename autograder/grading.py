@@ -60,10 +60,51 @@ def _isolation(hellos: Iterable[dict]) -> Isolation:
     return Isolation(memory_limit_bytes=0 if 0 in limits else max(limits), notes=notes, **worst)
 
 
+_warm = False
+
+
+def warm_up() -> None:
+    """One-time start-up costs of a grading process, paid before the first student.
+
+    Sets PyTorch to one thread: checks compute references on small tensors, where one
+    thread is faster (no OpenMP spinning against the worker for the cores) and gives the
+    same numbers everywhere; and a process that never ran an OpenMP team may fork
+    grading processes safely. Then freezes the objects allocated so far (``gc.freeze``):
+    the imports leave hundreds of thousands of objects that every full collection would
+    otherwise walk again, for every student.
+    """
+    global _warm
+    if _warm:
+        return
+    import gc
+
+    import torch
+
+    torch.set_num_threads(1)
+    # The grader's own first optimizer step imports torch._dynamo lazily (seconds);
+    # pay it here, while the zygote starts, not inside the first student's check.
+    param = torch.zeros(1, requires_grad=True)
+    param.sum().backward()
+    torch.optim.SGD([param], lr=0.1).step()
+    # Hypothesis runs a full gc.collect() the first time any @given test runs in a
+    # process; after the imports above that is most of a second. Pay it here too.
+    from hypothesis.internal.entropy import deterministic_PRNG
+
+    with deterministic_PRNG():
+        pass
+    gc.collect()
+    gc.freeze()
+    _warm = True
+
+
 class Grader:
     """Grades one student at a time in this process, with its own zygote."""
 
-    def __init__(self, options: GradeOptions, configs: dict[str, AssignmentConfig], data: dict, threads: int = 1):
+    def __init__(self, options: GradeOptions, configs: dict[str, AssignmentConfig], data: dict, threads: int = 1,
+                 zygote: Zygote | None = None):
+        """``threads``: PyTorch threads of each worker (the grader itself computes on one).
+        ``zygote``: one started earlier by this process or its parent, so that it preloads
+        while other start-up work runs; by default a new one."""
         self.options = options
         self.configs = configs
         self.context = GradingContext(configs=configs, seed=options.seed, data=data,
@@ -71,24 +112,8 @@ class Grader:
         self.settings = WorkerSettings(isolate=options.isolate, memory_bytes=options.memory_bytes,
                                        threads=threads, gpu=_has_gpu(), seed=options.seed,
                                        hide=_grader_folders())
-        self.zygote = Zygote()
-        import torch
-
-        # Checks compute references on small tensors: one thread is faster (no OpenMP
-        # spinning against the worker for the cores) and gives the same numbers everywhere.
-        torch.set_num_threads(1)
-
-        # The grader's own first optimizer step imports torch._dynamo lazily (seconds);
-        # pay it here, while the zygote starts, not inside the first student's check.
-        param = torch.zeros(1, requires_grad=True)
-        param.sum().backward()
-        torch.optim.SGD([param], lr=0.1).step()
-        # Hypothesis runs a full gc.collect() the first time any @given test runs in a
-        # process; after the imports above that is most of a second. Pay it here too.
-        from hypothesis.internal.entropy import deterministic_PRNG
-
-        with deterministic_PRNG():
-            pass
+        self.zygote = zygote if zygote is not None else Zygote()
+        warm_up()
         self._probe_result: list[dict] | None = None
 
     @property
@@ -271,12 +296,19 @@ def _has_gpu() -> bool:
 _grader: Grader | None = None
 
 
-def _init_process(options: GradeOptions, configs: dict, data: dict, threads: int) -> None:
+def _init_process(options: GradeOptions, configs: dict, data: dict, threads: int,
+                  zygotes: list[Zygote], taken: "multiprocessing.sharedctypes.Synchronized") -> None:
+    """In a new grading process: adopt one of the zygotes the parent started (a process
+    that replaces a dead one starts its own) and release this process's copies of the others."""
     global _grader
-    import torch
-
-    torch.set_num_threads(threads)
-    _grader = Grader(options, configs, data, threads)
+    with taken.get_lock():
+        index = taken.value
+        taken.value += 1
+    for i, zygote in enumerate(zygotes):
+        if i != index:
+            zygote.release()
+    zygote = zygotes[index] if index < len(zygotes) else None
+    _grader = Grader(options, configs, data, threads, zygote=zygote)
 
 
 def _grade_in_process(submission: Submission) -> StudentResult:
@@ -330,13 +362,15 @@ def grade_submissions(
     configs = load_course()
     processes = min(options.workers, len(submissions))
     threads = max(1, len(os.sched_getaffinity(0)) // processes)
-    # In-process grading starts its zygote now, so it preloads while the data is prepared.
-    grader = Grader(options, configs, {}, threads) if processes == 1 else None
+    # The zygotes start first: each imports torch (seconds) while this process warms up
+    # and prepares the data; the grading processes forked below adopt one each.
+    zygotes = [Zygote() for _ in range(processes)]
     try:
-        data = prepare_data(options, single_threaded=grader is None)
+        warm_up()
+        data = prepare_data(options)
     except BaseException:
-        if grader is not None:
-            grader.close()
+        for zygote in zygotes:
+            zygote.close()
         raise
     show = {m: c.show_hidden_inputs for m, c in configs.items()}
     if on_start:
@@ -350,18 +384,21 @@ def grade_submissions(
             on_result(result)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    if grader is not None:
-        grader.context.data.update(data)
-        try:
+    try:
+        if processes == 1:
+            grader = Grader(options, configs, data, threads, zygote=zygotes[0])
             for submission in submissions:
                 collect(grader.grade(submission))
-        finally:
-            grader.close()
-    else:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(processes, initializer=_init_process, initargs=(options, configs, data, threads)) as pool:
-            for result in pool.imap_unordered(_grade_in_process, submissions):
-                collect(result)
+        else:
+            ctx = multiprocessing.get_context("fork")
+            taken = ctx.Value("i", 0)
+            with ctx.Pool(processes, initializer=_init_process,
+                          initargs=(options, configs, data, threads, zygotes, taken)) as pool:
+                for result in pool.imap_unordered(_grade_in_process, submissions):
+                    collect(result)
+    finally:
+        for zygote in zygotes:
+            zygote.close()
     results.sort(key=lambda r: r.student)
     class_result = ClassResult(students=tuple(results), assignments=tuple(options.modules),
                                seed=options.seed, version=__version__)
@@ -373,22 +410,14 @@ def grade_submissions(
     return class_result
 
 
-def prepare_data(options: GradeOptions, single_threaded: bool = False) -> dict:
+def prepare_data(options: GradeOptions) -> dict:
     """Data the checks need that is computed once per run (e.g. MNIST and the reference accuracy).
 
-    ``single_threaded`` before forking the grading processes: a process that has run an
-    OpenMP thread team must not fork children that use OpenMP again.
+    Runs on one thread, before the grading processes are forked: a process that has run
+    an OpenMP thread team must not fork children that use OpenMP again.
     """
     if "mnist_cnn" not in options.modules:
         return {}
-    import torch
-
     from .checks.mnist_data import prepare_mnist
 
-    threads = torch.get_num_threads()
-    if single_threaded:
-        torch.set_num_threads(1)
-    try:
-        return prepare_mnist(options.mnist_root, load_course()["mnist_cnn"], options.seed)
-    finally:
-        torch.set_num_threads(threads)
+    return prepare_mnist(options.mnist_root, load_course()["mnist_cnn"], options.seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from autograder.grading import GradeOptions, grade_submissions
@@ -37,3 +38,18 @@ def test_regrading_replaces_a_report_completely(tmp_path):
     assert sorted(p.name for p in (out / "partial").iterdir()) == \
         ["feedback.html", "feedback.md", "report.json", "results.json"]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_one_and_two_workers_give_identical_reports(tmp_path):
+    """The number of workers (and so each worker's PyTorch thread count) changes no report."""
+    subs = tmp_path / "subs"
+    for student in ("reference", "partial", "template"):
+        shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
+    options = GradeOptions(modules=("tensors", "linear", "training"))
+    one, two = tmp_path / "one", tmp_path / "two"
+    grade_submissions(subs, one, replace(options, workers=1))
+    grade_submissions(subs, two, replace(options, workers=2))
+    assert (one / "gradebook.csv").read_bytes() == (two / "gradebook.csv").read_bytes()
+    for student in ("reference", "partial", "template"):
+        assert report_without_timings(one / student / "report.json") == \
+            report_without_timings(two / student / "report.json"), student

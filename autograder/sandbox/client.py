@@ -170,7 +170,15 @@ class Zygote:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def release(self) -> None:
+        """Forget this zygote in a forked process that will not use it: close this process's
+        copies of its pipes; the zygote keeps serving the process that owns it."""
+        self.control.close()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+
     def close(self) -> None:
+        """Stop the zygote (it exits when its control socket closes) and reap it."""
         try:
             self.control.close()
         finally:

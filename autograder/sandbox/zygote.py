@@ -130,6 +130,9 @@ def main() -> None:
         for fd in fds:
             os.close(fd)
         control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    # The grader is done with us. Nothing needs finalising, and an orderly interpreter
+    # shutdown with torch loaded takes about a second, which the grader would wait for.
+    os._exit(0)
 
 
 if __name__ == "__main__":
