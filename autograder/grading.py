@@ -155,21 +155,8 @@ class Grader:
         import traceback
 
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
-        assignments = []
-        for module in self.options.modules:
-            config = self.configs[module]
-            tasks = tuple(
-                TaskResult(t, config.tasks[t.split(".", 1)[1]].points,
-                           (CheckResult(name="grading", task=t, outcome=Outcome.ERROR,
-                                        message="The grader failed on this submission; your instructor can see why.",
-                                        detail=detail),))
-                for t in assignment_for(module).task_ids)
-            assignments.append(AssignmentResult(assignment=module, tasks=tasks,
-                                                messages=("the grader failed; this is not a grade",)))
-        return StudentResult(student=submission.student, assignments=tuple(assignments),
-                             isolation=_isolation(self.probe),
-                             messages=("the grader failed on this submission; ask your instructor to re-grade",),
-                             duration_s=round(time.perf_counter() - started, 3))
+        return failure_result(submission, self.options.modules, self.configs, detail, _isolation(self.probe),
+                              time.perf_counter() - started)
 
     def _grade(self, submission: Submission, scratch: Path, started: float) -> StudentResult:
         os.chmod(scratch, 0o700)
@@ -277,6 +264,26 @@ class Grader:
                                 source=f"{module}.py", messages=tuple(messages))
 
 
+def failure_result(submission: Submission, modules: Iterable[str], configs: dict[str, AssignmentConfig],
+                   detail: str, isolation: Isolation, duration_s: float = 0.0) -> StudentResult:
+    """A zero report that says the grader (not the student) failed, with ``detail`` for the
+    instructor in report.json. Not a grade: the student's messages ask for a re-grade."""
+    assignments = []
+    for module in modules:
+        config = configs[module]
+        tasks = tuple(
+            TaskResult(t, config.tasks[t.split(".", 1)[1]].points,
+                       (CheckResult(name="grading", task=t, outcome=Outcome.ERROR,
+                                    message="The grader failed on this submission; your instructor can see why.",
+                                    detail=detail),))
+            for t in assignment_for(module).task_ids)
+        assignments.append(AssignmentResult(assignment=module, tasks=tasks,
+                                            messages=("the grader failed; this is not a grade",)))
+    return StudentResult(student=submission.student, assignments=tuple(assignments), isolation=isolation,
+                         messages=("the grader failed on this submission; ask your instructor to re-grade",),
+                         duration_s=round(duration_s, 3))
+
+
 def _grader_folders() -> tuple[str, ...]:
     """Where the grader's own code and the solutions live (hidden from workers)."""
     import importlib.util
@@ -297,9 +304,11 @@ _grader: Grader | None = None
 
 
 def _init_process(options: GradeOptions, configs: dict, data: dict, threads: int,
-                  zygotes: list[Zygote], taken: "multiprocessing.sharedctypes.Synchronized") -> None:
+                  zygotes: list[Zygote], cpus: list[int] | None,
+                  taken: "multiprocessing.sharedctypes.Synchronized") -> None:
     """In a new grading process: adopt one of the zygotes the parent started (a process
-    that replaces a dead one starts its own) and release this process's copies of the others."""
+    that replaces a dead one starts its own), release this process's copies of the others,
+    and take this slot's core when slots are pinned (see :func:`slot_cpus`)."""
     global _grader
     with taken.get_lock():
         index = taken.value
@@ -309,11 +318,87 @@ def _init_process(options: GradeOptions, configs: dict, data: dict, threads: int
             zygote.release()
     zygote = zygotes[index] if index < len(zygotes) else None
     _grader = Grader(options, configs, data, threads, zygote=zygote)
+    if cpus:
+        _pin(cpus[index % len(cpus)], _grader.zygote)
+
+
+def slot_cpus(processes: int) -> list[int] | None:
+    """The core of each grading slot, or None when there are more slots than cores.
+
+    A grading process and its worker take turns (the grader waits while the worker runs
+    student code, and the other way round), so one core serves a slot fully. Giving each
+    slot a core of its own keeps a slot's round trips on one core (waking a process on
+    another core is slow, most of all in a virtual machine) and keeps slots from
+    competing for cores, which also makes the wall-clock limits of student code fairer.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[:processes] if processes <= len(cpus) else None
+
+
+def _pin(cpu: int, zygote: Zygote) -> None:
+    """This process and the zygote (so every worker it forks from now on) on ``cpu``."""
+    try:
+        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(zygote.process.pid, {cpu})
+    except OSError:
+        pass     # an optimisation only: a container may forbid it
 
 
 def _grade_in_process(submission: Submission) -> StudentResult:
     assert _grader is not None
     return _grader.grade(submission)
+
+
+def _grade_in_pool(submissions: list[Submission], processes: int, initargs: tuple,
+                   collect: Callable[[StudentResult], None]) -> None:
+    """Grade in ``processes`` forked grading processes, collecting results as they come.
+
+    A grading process that dies (a bug of ours, the kernel's OOM killer) must neither hang
+    the batch nor cost other students their grade. When one dies, the pool reports every
+    unfinished student as broken, without saying whose grading killed it; each of them is
+    graded again alone, in a fresh process, and only a student whose grading kills that
+    one too gets a failure report (the "grader failed" zero, not a grade).
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = multiprocessing.get_context("fork")
+    taken = ctx.Value("i", 0)
+
+    def pool(size: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_process, initargs=(*initargs, taken))
+
+    broken: list[Submission] = []
+    executor = pool(processes)
+    try:
+        futures = {executor.submit(_grade_in_process, s): s for s in submissions}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                broken.append(futures[future])
+                continue
+            collect(result)
+    except BaseException:
+        # Reports cannot be written, or an interrupt: grade nobody else (the students
+        # being graded right now finish in the background; the processes then exit).
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown()
+    options, configs = initargs[0], initargs[1]
+    for submission in sorted(broken, key=lambda s: s.student):
+        started = time.perf_counter()
+        with pool(1) as executor:
+            try:
+                result = executor.submit(_grade_in_process, submission).result()
+            except BrokenProcessPool:
+                result = failure_result(
+                    submission, options.modules, configs,
+                    "the grading process died while grading this submission, twice (see the system log: "
+                    "killed for memory?)",
+                    Isolation(notes=("the grading process died before it could report the sandbox's isolation",)),
+                    time.perf_counter() - started)
+        collect(result)
 
 
 def check_output_dir(out_dir: Path, submissions_dir: Path) -> None:
@@ -361,7 +446,9 @@ def grade_submissions(
     check_output_dir(out_dir, submissions_dir)
     configs = load_course()
     processes = min(options.workers, len(submissions))
-    threads = max(1, len(os.sched_getaffinity(0)) // processes)
+    cpus = slot_cpus(processes)
+    # A pinned worker has one core; unpinned, the slots share the cores.
+    threads = 1 if cpus else max(1, len(os.sched_getaffinity(0)) // processes)
     # The zygotes start first: each imports torch (seconds) while this process warms up
     # and prepares the data; the grading processes forked below adopt one each.
     zygotes = [Zygote() for _ in range(processes)]
@@ -387,15 +474,16 @@ def grade_submissions(
     try:
         if processes == 1:
             grader = Grader(options, configs, data, threads, zygote=zygotes[0])
-            for submission in submissions:
-                collect(grader.grade(submission))
+            affinity = os.sched_getaffinity(0)
+            if cpus:
+                _pin(cpus[0], grader.zygote)
+            try:
+                for submission in submissions:
+                    collect(grader.grade(submission))
+            finally:
+                os.sched_setaffinity(0, affinity)   # this process goes on after grading
         else:
-            ctx = multiprocessing.get_context("fork")
-            taken = ctx.Value("i", 0)
-            with ctx.Pool(processes, initializer=_init_process,
-                          initargs=(options, configs, data, threads, zygotes, taken)) as pool:
-                for result in pool.imap_unordered(_grade_in_process, submissions):
-                    collect(result)
+            _grade_in_pool(submissions, processes, (options, configs, data, threads, zygotes, cpus), collect)
     finally:
         for zygote in zygotes:
             zygote.close()

@@ -1,5 +1,7 @@
 """The grading pool: zygotes start in the parent, before the data is prepared, and each
-grading process adopts one (a process that replaces a dead one starts its own)."""
+grading process adopts one (a process that replaces a dead one starts its own); each slot
+takes a core of its own when there are enough; a grading process that dies neither hangs
+the batch nor costs another student a grade."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from autograder import grading
 from autograder.grading import GradeOptions, grade_submissions
-from autograder.sandbox.client import Zygote
+from autograder.sandbox.client import Worker, WorkerSettings, Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +43,7 @@ def test_a_replacement_process_starts_its_own_zygote(monkeypatch):
     adopted = Zygote()
     try:
         grading._init_process(GradeOptions(modules=("tensors",), workers=1), grading.load_course(), {}, 1,
-                              [adopted], taken)
+                              [adopted], None, taken)
         own = grading._grader.zygote
         try:
             assert own is not adopted and own.alive()
@@ -50,3 +54,110 @@ def test_a_replacement_process_starts_its_own_zygote(monkeypatch):
     finally:
         monkeypatch.setattr(grading, "_grader", None)
         adopted.close()
+
+
+def _class(tmp_path: Path, students: dict[str, str]) -> Path:
+    subs = tmp_path / "subs"
+    for name, example in students.items():
+        shutil.copytree(ROOT / "examples" / "submissions" / example, subs / name)
+    return subs
+
+
+def test_a_grading_process_that_dies_neither_hangs_the_batch_nor_costs_others(tmp_path, monkeypatch):
+    """The grading process dies on one student, every time: that student gets the
+    'grader failed' report, every other student the report they would have had."""
+    original = grading.Grader.grade
+
+    def grade(self, submission):
+        if submission.student == "crasher":
+            os._exit(3)                 # in the forked grading process only
+        return original(self, submission)
+
+    monkeypatch.setattr(grading.Grader, "grade", grade)
+    subs = _class(tmp_path, {"crasher": "reference", "alice": "reference", "bob": "template", "carol": "partial"})
+    result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2))
+    points = {s.student: s.points for s in result.students}
+    assert points == {"alice": 100.0, "bob": 0.0, "carol": 100.0, "crasher": 0.0}
+    crasher = {s.student: s for s in result.students}["crasher"]
+    assert "ask your instructor to re-grade" in " ".join(crasher.messages)
+    assert crasher.isolation.level == "minimal"      # nothing is claimed for a process that died
+    report = (tmp_path / "out" / "crasher" / "report.json").read_text()
+    assert "grading process died" in report
+    assert (tmp_path / "out" / "gradebook.csv").read_text().count("\n") == 5
+
+
+def test_students_caught_in_a_dying_pool_are_graded_again(tmp_path, monkeypatch):
+    """The grading process dies once (not the student's fault): everyone still gets a grade."""
+    flag = tmp_path / "died-once"
+    original = grading.Grader.grade
+
+    def grade(self, submission):
+        if submission.student == "unlucky" and not flag.exists():
+            flag.write_text("x")
+            os._exit(3)
+        return original(self, submission)
+
+    monkeypatch.setattr(grading.Grader, "grade", grade)
+    subs = _class(tmp_path, {"unlucky": "reference", "alice": "template", "bob": "reference"})
+    result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2))
+    assert {s.student: s.points for s in result.students} == {"alice": 0.0, "bob": 100.0, "unlucky": 100.0}
+    assert flag.exists()
+    assert len({s.isolation for s in result.students}) == 1    # the retry ran in a sandbox like the others
+
+
+def test_each_slot_gets_a_core_of_its_own_when_there_are_enough(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 1, 2})
+    assert grading.slot_cpus(1) == [1]
+    assert grading.slot_cpus(3) == [1, 2, 3]
+    assert grading.slot_cpus(4) is None          # more slots than cores: nobody is pinned
+
+
+def test_in_process_grading_gives_the_cores_back(tmp_path):
+    """One worker grades in this process, pinned to one core while it grades; afterwards
+    the process has all the cores it had before."""
+    before = os.sched_getaffinity(0)
+    subs = _class(tmp_path, {"alice": "template"})
+    grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=1))
+    assert os.sched_getaffinity(0) == before
+
+
+def test_a_pinned_slot_forks_workers_on_its_core(tmp_path):
+    cpus = sorted(os.sched_getaffinity(0))
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "root").mkdir()
+    (tmp_path / "submission" / "tensors.py").write_text(
+        "import os\ndef cores():\n    return sorted(os.sched_getaffinity(0))\n")
+    before = os.sched_getaffinity(0)
+    zygote = Zygote()
+    try:
+        zygote.wait_ready()
+        grading._pin(cpus[-1], zygote)
+        assert os.sched_getaffinity(0) == {cpus[-1]}
+        worker = Worker(zygote, str(tmp_path / "submission"), str(tmp_path / "root"), WorkerSettings())
+        try:
+            worker.import_module("tensors")
+            assert worker.call("tensors.cores") == [cpus[-1]]
+        finally:
+            worker.kill()
+    finally:
+        os.sched_setaffinity(0, before)
+        zygote.close()
+
+
+def test_when_reports_cannot_be_written_nobody_else_is_graded(tmp_path, monkeypatch):
+    log = tmp_path / "graded.log"
+    original = grading.Grader.grade
+
+    def grade(self, submission):
+        with open(log, "a") as f:
+            f.write(submission.student + "\n")
+        return original(self, submission)
+
+    def on_result(result):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(grading.Grader, "grade", grade)
+    subs = _class(tmp_path, {f"s{i:02d}": "template" for i in range(12)})
+    with pytest.raises(OSError, match="disk full"):
+        grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2), on_result=on_result)
+    assert len(log.read_text().split()) < 12
