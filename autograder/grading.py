@@ -25,7 +25,7 @@ from .course import MODULES, assignment_for
 from .errors import AutograderError, OutputError, SubmissionsError
 from .results import AssignmentResult, CheckResult, ClassResult, Isolation, Outcome, StudentResult, TaskResult
 from .sandbox.client import Worker, WorkerSettings, Zygote
-from .submissions import Submission, copy_submission, discover
+from .submissions import Submission, content_digest, copy_submission, discover
 
 __all__ = ["GradeOptions", "grade_submissions", "Grader"]
 
@@ -184,7 +184,7 @@ class Grader:
             (folder / f"{module}.py").write_text(extracted[module].source, encoding="utf-8")
         submitted = {m for m in self.options.modules if (folder / f"{m}.py").is_file()}
         worker = Worker(self.zygote, str(folder), str(root), self.settings)
-        student = Student(worker, submitted)
+        student = Student(worker, submitted, content_digest(folder))
         files = [HIDDEN_DIR / f"test_{m}.py" for m in self.options.modules
                  if m in submitted and (HIDDEN_DIR / f"test_{m}.py").exists()]
         checks_started = time.perf_counter()

@@ -185,3 +185,19 @@ def _copy_nbgrader(folder: Path, dest: Path, notebooks: dict[str, bytes], messag
                                 f"(or {name}.py)")
                 continue
             _copy_file(item, shown, dest, notebooks, messages)
+
+
+def content_digest(folder: Path) -> str:
+    """A SHA-256 of every file under ``folder`` (relative paths and bytes, in sorted order).
+
+    Of the scratch copy that is graded: the same submission always gives the same digest,
+    and any change to the graded code gives another.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()

@@ -61,6 +61,21 @@ class GradingContext:
     data: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+def check_seed(run_seed: int, digest: str, nodeid: str) -> int:
+    """The seed of one hypothesis-driven check for one submission.
+
+    It depends on the run's seed, the submission's content and the check, so the same
+    submission is always graded on the same inputs (same report), while any change to the
+    code draws new ones. A submission can always see the inputs it is called with, and
+    could smuggle them out in an exception's message; with inputs that change whenever
+    the code does, a table of answers for last time's inputs is worth nothing.
+    """
+    import hashlib
+
+    text = f"{run_seed}\0{digest}\0{nodeid}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:16], "big")
+
+
 class Student:
     """A check's handle on one submission: call into its worker, module by module.
 
@@ -69,9 +84,10 @@ class Student:
     paying the time limit again.
     """
 
-    def __init__(self, worker: Worker, submitted: set[str]):
+    def __init__(self, worker: Worker, submitted: set[str], digest: str = ""):
         self.worker = worker
         self.submitted = submitted
+        self.digest = digest          # of the graded files: seeds the hidden checks' inputs
         self._import_errors: dict[str, SandboxError] = {}
 
     def __repr__(self) -> str:
@@ -185,6 +201,9 @@ class GradingPlugin:
             worker.call_timeout_s = self.context.call_timeout_s or (config.call_timeout_s if config else 10.0)
             worker.deadline = time.monotonic() + (config.submission_timeout_s if config else 180.0)
         worker.begin_check()
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            # What @hypothesis.seed does, per check and per submission (see check_seed).
+            item.obj._hypothesis_internal_use_seed = check_seed(self.context.seed, self._student.digest, item.nodeid)
         self._started[item.nodeid] = time.perf_counter()
 
     @pytest.hookimpl(tryfirst=True)
