@@ -171,6 +171,7 @@ class GradingPlugin:
         self.results: list[CheckResult] = []
         self.collection_errors: list[tuple[str, str]] = []
         self._started: dict[str, float] = {}
+        self._recorded: set[str] = set()       # node ids with a result (a teardown error adds none)
         self._current_module: str | None = None
 
     # -- configuration -------------------------------------------------------------
@@ -210,9 +211,8 @@ class GradingPlugin:
     def pytest_runtest_call(self, item: pytest.Item) -> None:
         """Import the student's module first: if that fails, the check fails with the
         import's error at once, without running (and shrinking) its examples."""
-        module = item.path.stem.removeprefix("test_")
-        if module in self.context.configs:
-            self._student.module(module)
+        if self._current_module in self.context.configs:     # set by pytest_runtest_setup
+            self._student.module(self._current_module)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport | None:
@@ -233,11 +233,10 @@ class GradingPlugin:
         )
 
     def _record(self, item: pytest.Item, call: pytest.CallInfo, exc: BaseException | None) -> None:
-        result, message, detail = verdict(exc)
-        if call.when != "call" and result is Outcome.PASSED:
-            result = Outcome.ERROR
-        if call.when == "teardown" and any(r.name == item.name for r in self.results):
+        if call.when == "teardown" and item.nodeid in self._recorded:
             return
+        self._recorded.add(item.nodeid)
+        result, message, detail = verdict(exc)
         task = _marker_arg(item, "task", None)
         if task is None:
             result, message = Outcome.ERROR, "The grader could not complete this check."
@@ -259,9 +258,9 @@ class GradingPlugin:
 # student: ``unraisableexception`` runs gc.collect() twice at the end of every session
 # (about 0.3 s each with torch's objects on the heap), ``logging`` wraps every check in
 # log capture. None of them can change an outcome: results come from our own plugin.
-UNUSED_PLUGINS = ("terminal", "cacheprovider", "faulthandler", "timeout", "warnings", "hypothesispytest",
-                  "unraisableexception", "threadexception", "logging", "pastebin", "junitxml", "doctest",
-                  "stepwise", "setuponly", "setupplan", "legacypath", "subtests")
+UNUSED_PLUGINS = ("terminal", "cacheprovider", "faulthandler", "warnings", "unraisableexception",
+                  "threadexception", "logging", "pastebin", "junitxml", "doctest", "stepwise", "setuponly",
+                  "setupplan", "legacypath", "subtests")
 
 
 def run_checks(files: list[Path], context: GradingContext, student: Student) -> GradingPlugin:
