@@ -6,8 +6,9 @@ Two layouts:
 - nbgrader's: ``COURSE_DIR/submitted/<student id>/<assignment>/<module>.ipynb``, where the
   assignment is named after the module (``activations/activations.ipynb``; a
   ``<module>.py`` there is taken too). It is used when the folder given has a
-  ``submitted/`` sub-folder (the course folder), or is nbgrader's ``submitted/`` folder
-  itself (named ``submitted`` and next to ``nbgrader_config.py`` or ``gradebook.db``, or
+  ``submitted/`` sub-folder (the course folder; one configured with another
+  ``submitted_directory`` is read from its ``nbgrader_config.py``), or is nbgrader's
+  ``submitted/`` folder itself (its course's configured folder, or named ``submitted`` and
   holding student folders with assignment sub-folders).
 
 The copy takes regular files only: symlinks, devices, unexpected sub-folders and
@@ -41,12 +42,25 @@ class Submission:
     nbgrader: bool = False
 
 
+def _configured_submitted(course_dir: Path) -> Path | None:
+    """The submissions folder ``course_dir``'s nbgrader configuration names
+    (``submitted_directory``, by default ``submitted/``), or None when it is no course."""
+    from .errors import AutograderError
+    from .nbgrader_course import find_course
+
+    try:
+        return find_course(course_dir).submitted
+    except AutograderError:
+        return None
+
+
 def _is_nbgrader_submitted(root: Path) -> bool:
     """Is ``root`` nbgrader's ``submitted/`` folder (student/assignment/notebook)?"""
+    configured = _configured_submitted(root.parent)
+    if configured is not None and configured.resolve() == root.resolve():
+        return True
     if root.name != "submitted":
         return False
-    if (root.parent / "nbgrader_config.py").is_file() or (root.parent / "gradebook.db").is_file():
-        return True
     try:
         return any((student / module).is_dir() for student in root.iterdir() if student.is_dir()
                    for module in MODULES)
@@ -59,8 +73,10 @@ def submissions_root(root: Path) -> tuple[Path, bool]:
 
     ``COURSE_DIR`` with a ``submitted/`` sub-folder gives ``COURSE_DIR/submitted``.
     """
-    if root.is_dir() and not root.is_symlink() and (root / "submitted").is_dir():
-        return root / "submitted", True
+    if root.is_dir() and not root.is_symlink():
+        submitted = _configured_submitted(root) or root / "submitted"
+        if submitted.is_dir():
+            return submitted, True
     return root, root.is_dir() and _is_nbgrader_submitted(root)
 
 
@@ -71,10 +87,7 @@ def discover(root: Path) -> list[Submission]:
     module's docstring). Raises ``SubmissionsError`` when ``root`` is missing, is a file, or
     holds no student folder.
     """
-    if root.is_dir():
-        root, nbgrader = submissions_root(root)
-    else:
-        nbgrader = False
+    root, nbgrader = submissions_root(root)
     if not root.exists():
         raise SubmissionsError(f"submissions folder {root} does not exist; pass the folder holding "
                                "one sub-folder per student")

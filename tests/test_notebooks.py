@@ -381,3 +381,14 @@ def test_nbgraders_layout_is_detected_and_copied(tmp_path):
     flat = tmp_path / "flat"
     write(flat / "alice", "tensors.py", "X = 1\n")
     assert not discover(flat)[0].nbgrader
+
+
+def test_a_course_with_its_own_submitted_directory_is_read_from_its_config(tmp_path):
+    from autograder.submissions import discover
+
+    course = tmp_path / "course"
+    write(course, "nbgrader_config.py", 'c = get_config()\nc.CourseDirectory.submitted_directory = "collected"\n')
+    write(course / "collected" / "alice" / "tensors", "tensors.py", "X = 1\n")
+    for given in (course, course / "collected"):
+        found = discover(given)
+        assert [s.student for s in found] == ["alice"] and all(s.nbgrader for s in found), given
