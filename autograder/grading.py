@@ -42,6 +42,7 @@ class GradeOptions:
     isolate: bool = True
     memory_bytes: int = 4 << 30
     nbgrader_course: Path | None = None       # write the scores into this nbgrader course's gradebook
+    scheduler: str | None = None              # a Dask scheduler address, or "local:N"; None: the local pool
 
 
 def _isolation(hellos: Iterable[dict]) -> Isolation:
@@ -253,7 +254,7 @@ class Grader:
             name = task_id.split(".", 1)[1]
             checks = tuple(r for r in results if r.task == task_id)
             if not checks and broken:
-                checks = (CheckResult(name="load_checks", task=task_id, outcome=Outcome.ERROR,
+                checks = (CheckResult(name="load_checks", task=task_id, outcome=Outcome.GRADER_ERROR,
                                       message="The grader could not load its checks.",
                                       detail="\n".join(broken)[-8000:]),)
             penalty = penalties.get(task_id)
@@ -273,7 +274,7 @@ def failure_result(submission: Submission, modules: Iterable[str], configs: dict
         config = configs[module]
         tasks = tuple(
             TaskResult(t, config.tasks[t.split(".", 1)[1]].points,
-                       (CheckResult(name="grading", task=t, outcome=Outcome.ERROR,
+                       (CheckResult(name="grading", task=t, outcome=Outcome.GRADER_ERROR,
                                     message="The grader failed on this submission; your instructor can see why.",
                                     detail=detail),))
             for t in assignment_for(module).task_ids)

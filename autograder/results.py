@@ -5,6 +5,15 @@ configuration, and each check carries a weight; everything else (earned points,
 totals, percentages) is computed. A task's points are shared among its checks in
 proportion to their weights (partial credit by check). A task can also be zeroed as a
 whole with a ``penalty`` message (a forbidden call, a module that was not submitted).
+
+Two things are not grades and stay out of every total:
+
+- a check that failed because of the grader (``Outcome.GRADER_ERROR``: the check's own
+  exception, the sandbox machinery, an invalid option) makes its assignment *not graded*
+  (``AssignmentResult.graded`` is False): it asks for a regrade, never for a zero;
+- a late penalty (``Lateness``) is computed from the raw score when reports are rendered
+  (``dataclasses.replace(assignment, lateness=...)``) and never stored as the grade:
+  ``points`` is always the raw score, ``final_points`` the score after the penalty.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from enum import Enum
 
 __all__ = [
     "Outcome", "Visibility", "CheckResult", "TaskResult", "AssignmentResult",
-    "Isolation", "StudentResult", "ClassResult",
+    "Isolation", "Lateness", "StudentResult", "ClassResult",
 ]
 
 
@@ -22,6 +31,7 @@ class Outcome(str, Enum):
     PASSED = "passed"
     FAILED = "failed"       # the student's code gave a wrong answer
     ERROR = "error"         # the student's code crashed, hung or could not be loaded
+    GRADER_ERROR = "grader-error"   # the grader failed (not the student): not a grade
 
 
 class Visibility(str, Enum):
@@ -76,6 +86,27 @@ class TaskResult:
 
 
 @dataclass(frozen=True)
+class Lateness:
+    """When one assignment was handed in, against its due date, and what that costs.
+
+    Computed by ``autograder.scoring.lateness`` when reports are rendered, from the
+    submission time, the due date (an extension applied) and the late policy; never
+    stored as a grade. Times are ISO 8601 strings with an offset, or None when unknown.
+    """
+
+    submitted_at: str | None = None
+    due: str | None = None
+    late_by_s: float = 0.0            # 0 when on time (or no time was known)
+    penalty_percent: float = 0.0      # share of the raw score taken off, in [0, 100]
+    reason: str = ""                  # for people: "36 h late: 2 started days x 10%"
+    extended: bool = False            # the due date is a per-student extension
+
+    @property
+    def late(self) -> bool:
+        return self.late_by_s > 0
+
+
+@dataclass(frozen=True)
 class AssignmentResult:
     """One module of one student."""
 
@@ -84,6 +115,12 @@ class AssignmentResult:
     submitted: bool = True
     source: str | None = None            # the file graded: "activations.py" or "activations.ipynb"
     messages: tuple[str, ...] = ()       # problems with the module as a whole
+    lateness: Lateness | None = None     # set when rendering (see the module docstring)
+
+    @property
+    def graded(self) -> bool:
+        """False when any check failed because of the grader: "not graded: grader error"."""
+        return not any(c.outcome is Outcome.GRADER_ERROR for t in self.tasks for c in t.checks)
 
     @property
     def max_points(self) -> float:
@@ -91,7 +128,20 @@ class AssignmentResult:
 
     @property
     def points(self) -> float:
+        """The raw score (before any late penalty)."""
         return round(sum(t.points for t in self.tasks), 4)
+
+    @property
+    def penalty_points(self) -> float:
+        """Points taken off for lateness (0 without a ``lateness``)."""
+        if self.lateness is None:
+            return 0.0
+        return round(self.points * self.lateness.penalty_percent / 100.0, 4)
+
+    @property
+    def final_points(self) -> float:
+        """The score that counts: the raw score less the late penalty."""
+        return round(self.points - self.penalty_points, 4)
 
 
 @dataclass(frozen=True)
@@ -128,11 +178,22 @@ class StudentResult:
 
     @property
     def max_points(self) -> float:
-        return sum(a.max_points for a in self.assignments)
+        """The most a student can earn over the graded assignments (grader errors excluded)."""
+        return sum(a.max_points for a in self.assignments if a.graded)
 
     @property
     def points(self) -> float:
-        return round(sum(a.points for a in self.assignments), 4)
+        """Raw points over the graded assignments."""
+        return round(sum(a.points for a in self.assignments if a.graded), 4)
+
+    @property
+    def final_points(self) -> float:
+        """Points after late penalties, over the graded assignments."""
+        return round(sum(a.final_points for a in self.assignments if a.graded), 4)
+
+    @property
+    def graded(self) -> bool:
+        return all(a.graded for a in self.assignments)
 
     def assignment(self, module: str) -> AssignmentResult | None:
         return next((a for a in self.assignments if a.assignment == module), None)

@@ -33,7 +33,7 @@ from enum import Enum
 from typing import Any
 
 from ..results import (
-    AssignmentResult, CheckResult, Isolation, Outcome, StudentResult, TaskResult, Visibility,
+    AssignmentResult, CheckResult, Isolation, Lateness, Outcome, StudentResult, TaskResult, Visibility,
 )
 
 __all__ = ["SCHEMA", "student_to_json", "student_from_json"]
@@ -72,7 +72,11 @@ def _computed(value: Any) -> dict[str, Any]:
             "points": value.points,
             "max_points": value.max_points,
             "fraction": _fraction(value.points, value.max_points),
+            "final_points": value.final_points,
+            "graded": value.graded,
         }
+    if isinstance(value, Lateness):
+        return {"late": value.late}
     if isinstance(value, Isolation):
         return {"level": value.level}
     return {}
@@ -159,14 +163,31 @@ def _task(obj: dict[str, Any], where: str) -> TaskResult:
     )
 
 
+def _lateness(obj: dict[str, Any] | None, where: str) -> Lateness | None:
+    if obj is None:
+        return None
+    return Lateness(
+        submitted_at=_get(obj, "submitted_at", (str, type(None)), where),
+        due=_get(obj, "due", (str, type(None)), where),
+        late_by_s=_get(obj, "late_by_s", _NUMBER, where),
+        penalty_percent=_get(obj, "penalty_percent", _NUMBER, where),
+        reason=_get(obj, "reason", str, where),
+        extended=_get(obj, "extended", bool, where),
+    )
+
+
 def _assignment(obj: dict[str, Any], where: str) -> AssignmentResult:
     tasks = _objects(obj, "tasks", where)
+    lateness = obj.get("lateness")      # optional: absent in results stored before rendering
+    if lateness is not None and not isinstance(lateness, dict):
+        raise ValueError(f"report.json: 'lateness' in {where} must be an object or null")
     return AssignmentResult(
         assignment=_get(obj, "assignment", str, where),
         tasks=tuple(_task(t, f"{where}.tasks[{i}]") for i, t in enumerate(tasks)),
         submitted=_get(obj, "submitted", bool, where),
         source=_get(obj, "source", (str, type(None)), where),
         messages=_strings(obj, "messages", where),
+        lateness=_lateness(lateness, f"{where}.lateness"),
     )
 
 
