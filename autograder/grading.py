@@ -483,6 +483,12 @@ def grade_submissions(
                     collect(grader.grade(submission))
             finally:
                 os.sched_setaffinity(0, affinity)   # this process goes on after grading
+        elif options.scheduler is not None:
+            from .cluster import grade_on_dask   # the Dask path (issue 15): graders live on Dask workers
+
+            for zygote in zygotes:
+                zygote.close()
+            grade_on_dask(submissions, options.scheduler, options, configs, collect)
         else:
             _grade_in_pool(submissions, processes, (options, configs, data, threads, zygotes, cpus), collect)
     finally:
