@@ -1,5 +1,14 @@
 """MNIST for the ``mnist_cnn`` checks, prepared once per grading run in the grader.
 
+The data: by default the slice shipped inside the package (``autograder/data/mnist/``:
+the 3,000 training and 2,000 test images the accuracy check grades on, gzip-compressed
+IDX files with their checksums in ``manifest.json``; see ``autograder/data/PROVENANCE.md``),
+so grading is offline, needs no setting and gives the same numbers on every machine.
+``--mnist-root`` (or ``AUTOGRADER_MNIST_ROOT``) points at a torchvision MNIST root
+instead (a larger or different set, the full MNIST); the images are then drawn from it by
+the seed. The shipped slice is exactly what that draw gives from its source root with
+the default seed, so both give the same numbers there.
+
 :func:`prepare_mnist` loads a fixed-seed subset of the training images and of the
 held-out test images (normalised exactly like ``mnist_transform``: ``ToTensor`` then
 ``Normalize((0.1307,), (0.3081,))``), trains the *reference* ``Net`` from scratch with the
@@ -7,6 +16,8 @@ assignment's budget (``[accuracy]`` of its ``config.toml``) and measures its acc
 the test images. The ``accuracy_threshold`` check then trains the student's ``Net`` with
 the very same procedure, :func:`train`, driving the student's worker step by step
 through the bridge (:class:`RemoteTrainer`); only the grader ever sees the test labels.
+It costs about a second of one core and is needed only when some student handed in
+``mnist_cnn``: call it only then (nothing here runs at import).
 
 The training procedure is fully determined by the seed: the initial weights
 (``torch.manual_seed(seed)`` just before ``Net()``), the dropout masks (the same global
@@ -27,7 +38,11 @@ reaches exactly ``reference_accuracy``, whatever the machine's core count.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import os
+import struct
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,13 +55,15 @@ from torch.nn import functional as F
 from ..config import AccuracyConfig, AssignmentConfig
 from ..errors import AutograderError
 
-__all__ = ["MEAN", "STD", "DEFAULT_ROOT", "Budget", "Trainer", "LocalTrainer", "RemoteTrainer",
-           "normalize", "load_split", "batch_order", "train", "predict_labels", "prepare_mnist", "one_thread",
-           "NotTrainable"]
+__all__ = ["MEAN", "STD", "SLICE", "ENV_ROOT", "Budget", "Trainer", "LocalTrainer", "RemoteTrainer",
+           "normalize", "load_split", "load_slice", "write_torchvision_root", "idx_bytes", "batch_order", "train",
+           "predict_labels", "prepare_mnist", "one_thread", "NotTrainable"]
 
 MEAN, STD = 0.1307, 0.3081
-DEFAULT_ROOT = Path("~/.cache/autograder/mnist")
+SLICE = Path(__file__).resolve().parent.parent / "data" / "mnist"   # the shipped slice (package data)
 ENV_ROOT = "AUTOGRADER_MNIST_ROOT"
+RAW_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+             "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
 NUM_CLASSES = 10
 EVAL_CHUNK = 1000          # test images per forward pass when predicting
 
@@ -74,11 +91,66 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return x.sub_(MEAN).div_(STD)
 
 
-def _resolve_root(root: Path | None) -> Path:
-    """The data folder: ``root``, else ``$AUTOGRADER_MNIST_ROOT``, else ``~/.cache/autograder/mnist``."""
+def _resolve_root(root: Path | None) -> Path | None:
+    """The torchvision root to read: ``root``, else ``$AUTOGRADER_MNIST_ROOT``; None means
+    the shipped slice."""
     if root is None:
-        root = os.environ.get(ENV_ROOT) or DEFAULT_ROOT
-    return Path(root).expanduser()
+        root = os.environ.get(ENV_ROOT) or None
+    return Path(root).expanduser() if root is not None else None
+
+
+# -- the shipped slice -------------------------------------------------------------------
+def idx_bytes(array: torch.Tensor) -> bytes:
+    """``array`` (uint8, any number of dimensions) in MNIST's IDX format."""
+    if array.dtype != torch.uint8:
+        raise ValueError(f"IDX files here hold uint8 only, not {array.dtype}")
+    header = struct.pack(f">I{array.dim()}I", 0x0800 | array.dim(), *array.shape)
+    return header + array.contiguous().numpy().tobytes()
+
+
+def _parse_idx(data: bytes, what: str) -> torch.Tensor:
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08":
+        raise AutograderError(f"{what} is not a uint8 IDX file")
+    ndim = data[3]
+    shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    body = data[4 + 4 * ndim:]
+    if len(body) != int(torch.tensor(shape).prod()):
+        raise AutograderError(f"{what}: {len(body)} bytes of data for shape {list(shape)}")
+    return torch.frombuffer(bytearray(body), dtype=torch.uint8).reshape(shape)
+
+
+def load_slice(folder: Path = SLICE) -> dict[str, torch.Tensor]:
+    """The shipped slice: ``train_images``/``test_images`` uint8 ``[N, 28, 28]`` and
+    ``train_labels``/``test_labels`` int64 ``[N]``, each file checked against the SHA-256
+    in ``manifest.json`` (a damaged or edited installation is an ``AutograderError``)."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        out = {}
+        for key, name in RAW_FILES.items():
+            data = gzip.decompress((folder / f"{name}.gz").read_bytes())
+            if hashlib.sha256(data).hexdigest() != manifest["sha256"][name]:
+                raise AutograderError(f"{folder / name}.gz does not match its SHA-256 in {folder / 'manifest.json'}")
+            out[key] = _parse_idx(data, str(folder / f"{name}.gz"))
+    except (OSError, ValueError, KeyError, EOFError, gzip.BadGzipFile) as exc:
+        raise AutograderError(
+            f"the MNIST slice shipped with the grader ({folder}) cannot be read ({type(exc).__name__}: {exc}); "
+            f"reinstall the package, or point --mnist-root (or {ENV_ROOT}) at a torchvision MNIST root") from None
+    out["train_labels"] = out["train_labels"].to(torch.int64)
+    out["test_labels"] = out["test_labels"].to(torch.int64)
+    return out
+
+
+def write_torchvision_root(folder: Path, source: Path = SLICE) -> Path:
+    """Write the shipped slice as a torchvision MNIST root: ``folder/MNIST/raw/`` with the
+    four IDX files, which ``torchvision.datasets.MNIST(folder, train=..., download=False)``
+    reads (3,000 training and 2,000 test images). Returns ``folder``."""
+    data = load_slice(source)
+    raw = folder / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for key, name in RAW_FILES.items():
+        array = data[key] if key.endswith("images") else data[key].to(torch.uint8)
+        (raw / name).write_bytes(idx_bytes(array))
+    return folder
 
 
 def load_split(root: Path, train: bool, download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,11 +175,12 @@ def load_split(root: Path, train: bool, download: bool = True) -> tuple[torch.Te
     return dataset.data, dataset.targets.to(torch.int64)
 
 
-def _subset(n_total: int, n: int, seed: int, what: str, root: Path) -> torch.Tensor:
+def _subset(n_total: int, n: int, seed: int, what: str, where: Path | str) -> torch.Tensor:
+    """``n`` of ``n_total`` indices drawn by ``seed``, in increasing order."""
     if n < 1:
         raise AutograderError(f"[accuracy] {what} must be at least 1 (got {n})")
     if n > n_total:
-        raise AutograderError(f"[accuracy] {what} = {n}, but {root} holds only {n_total} such images")
+        raise AutograderError(f"[accuracy] {what} = {n}, but {where} holds only {n_total} such images")
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(n_total, generator=generator)[:n].sort().values
 
@@ -240,15 +313,23 @@ class RemoteTrainer:
 
 # -- the run's data ----------------------------------------------------------------------
 def prepare_mnist(root: Path | None, config: AssignmentConfig, seed: int) -> dict:
-    """Load the data and train the reference ``Net`` once per grading run.
+    """Load the data and train the reference ``Net`` once per grading run (about a second
+    of one core): call it only when ``mnist_cnn`` is graded for at least one student who
+    handed it in, before the grading processes fork (it runs PyTorch, on one thread).
 
-    ``root``: the torchvision MNIST root (``--mnist-root``); None means the environment
-    variable ``AUTOGRADER_MNIST_ROOT``, else ``~/.cache/autograder/mnist``. Files missing
-    there are downloaded where there is internet; otherwise ``AutograderError`` says how
-    to point the grader at the data. Returns ``train_images`` float32 ``[N, 1, 28, 28]``,
-    ``train_labels`` int64 ``[N]``, ``test_images``, ``test_labels`` (grader only),
-    ``budget`` (a :class:`Budget`), ``reference_accuracy`` (float in [0, 1]),
-    ``reference_losses`` and ``reference_seconds``.
+    ``root``: a torchvision MNIST root (``--mnist-root``); None means the environment
+    variable ``AUTOGRADER_MNIST_ROOT`` when it is set and not empty, else the slice shipped
+    with the grader (offline, no setting, the same numbers on every machine). From a
+    root, files missing there are downloaded where there is internet; otherwise
+    ``AutograderError`` says how to point the grader at the data. The images are drawn by
+    the seed (``[accuracy] seed`` + ``seed``): ``train_images`` of the training split and
+    ``test_images`` of the test split, each subset in the data's order; the shipped slice
+    holds exactly the default draw, so it gives what its source root gives.
+
+    Returns ``train_images`` float32 ``[N, 1, 28, 28]``, ``train_labels`` int64 ``[N]``,
+    ``test_images``, ``test_labels`` (grader only), ``budget`` (a :class:`Budget`),
+    ``reference_accuracy`` (float in [0, 1]), ``reference_losses``, ``reference_seconds``
+    and ``source`` (where the images came from, for the record).
     """
     with one_thread():
         return _prepare(root, config, seed)
@@ -261,16 +342,26 @@ def _prepare(root: Path | None, config: AssignmentConfig, seed: int) -> dict:
     if budget.epochs < 1 or budget.batch_size < 1 or not budget.lr > 0:
         raise AutograderError(f"{config.source}: [accuracy] needs epochs >= 1, batch_size >= 1 and lr > 0")
     folder = _resolve_root(root)
-    train_raw, train_labels = load_split(folder, True)
-    test_raw, test_labels = load_split(folder, False)
-    train_index = _subset(len(train_raw), config.accuracy.train_images, budget.seed, "train_images", folder)
-    test_index = _subset(len(test_raw), config.accuracy.test_images, budget.seed + 2, "test_images", folder)
+    if folder is None:
+        shipped = load_slice()
+        train_raw, train_labels = shipped["train_images"], shipped["train_labels"]
+        test_raw, test_labels = shipped["test_images"], shipped["test_labels"]
+        where = (f"the MNIST slice shipped with the grader (use --mnist-root or {ENV_ROOT} "
+                 "for a larger set)")
+        source = "shipped slice"
+    else:
+        train_raw, train_labels = load_split(folder, True)
+        test_raw, test_labels = load_split(folder, False)
+        where, source = str(folder), str(folder)
+    train_index = _subset(len(train_raw), config.accuracy.train_images, budget.seed, "train_images", where)
+    test_index = _subset(len(test_raw), config.accuracy.test_images, budget.seed + 2, "test_images", where)
     data = {
         "train_images": normalize(train_raw[train_index]),
         "train_labels": train_labels[train_index].clone(),
         "test_images": normalize(test_raw[test_index]),
         "test_labels": test_labels[test_index].clone(),
         "budget": budget,
+        "source": source,
     }
     started = time.perf_counter()
     accuracy, losses = reference_accuracy(data, budget)
