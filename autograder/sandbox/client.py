@@ -455,6 +455,11 @@ class Worker:
         """Make a library function return ``value`` (e.g. ``torch.cuda.is_available``)."""
         self._request({"op": "patch", "path": path, "value": self._to_wire(value)})
 
+    def simulate_machine(self, cuda: bool, mps: bool) -> None:
+        """Make every public probe of CUDA and MPS in the worker describe one machine
+        (:mod:`autograder.sandbox.machine`); :meth:`unpatch` ends the simulation."""
+        self._request({"op": "machine", "cuda": bool(cuda), "mps": bool(mps)})
+
     def unpatch(self) -> None:
         self._request({"op": "unpatch"})
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import machine as _machine
 from .protocol import KIND, ProtocolError, decode, encode, recv_frame, send_frame
 
 __all__ = ["serve", "STUDENT_MODULES"]
@@ -74,6 +75,7 @@ class Session:
         self.objects: dict[int, Any] = {}
         self.next_id = 1
         self.patches: list[tuple[Any, str, Any]] = []
+        self.machine: list[_machine.Patch] = []
         self.namedtuples: dict[tuple, type] = {}
 
     # -- conversion between wire values and objects ---------------------------------
@@ -284,7 +286,19 @@ class Session:
         self.patches.append((owner, attr, getattr(owner, attr)))
         setattr(owner, attr, lambda *args, **kwargs: value)
 
+    def op_machine(self, req):
+        """Simulate a machine with or without CUDA and MPS: every public probe agrees
+        (see :mod:`autograder.sandbox.machine`), including probes the submission's modules
+        imported by name. Undone by ``unpatch``."""
+        _machine.restore(self.machine)
+        prefix = self.folder.rstrip("/") + "/"
+        student = tuple(m for m in list(sys.modules.values())
+                        if str(getattr(m, "__file__", "") or "").startswith(prefix))
+        self.machine = _machine.install(_machine.Machine(cuda=bool(req["cuda"]), mps=bool(req["mps"])), student)
+
     def op_unpatch(self, req):
+        _machine.restore(self.machine)
+        self.machine = []
         while self.patches:
             owner, attr, original = self.patches.pop()
             setattr(owner, attr, original)

@@ -4,9 +4,10 @@ modules, finding a model's device, and converting tensors to NumPy.
 The checks run on a real GPU where the grader has one (``torch.cuda.is_available()``),
 and otherwise on PyTorch's ``meta`` device, which every machine has: a tensor moved
 there keeps its shape and dtype and reports ``device.type == "meta"``. ``get_device`` is
-checked on simulated machines (``torch.cuda.is_available`` and
-``torch.backends.mps.is_available`` patched in the worker), so a grader without a GPU
-grades the whole assignment.
+checked on simulated machines on which every public probe of CUDA and MPS agrees
+(:mod:`autograder.sandbox.machine`, in the worker for the student and in the grader for
+the reference), so a grader without a GPU grades the whole assignment and any public way
+of asking PyTorch is right.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from solutions import devices as ref
 
 from autograder.checks.api import describe_value, expect_tensor, fail
+from autograder.sandbox import machine
 from autograder.sandbox.client import Ref, StudentError
 
 M = "devices"
@@ -136,11 +138,13 @@ def _to_device_info(student, obj: Any, device: Any) -> dict:
 
 
 def _get_device(student, cuda: bool, mps: bool, *args: Any) -> Any:
-    """The student's get_device(*args) on a machine simulated to have CUDA and/or MPS."""
+    """The student's get_device(*args) on a machine simulated to have CUDA and/or MPS.
+
+    Every public probe agrees (``torch.cuda.device_count``, ``torch.backends.mps.is_built``,
+    ``torch.accelerator``, ...): see :mod:`autograder.sandbox.machine`."""
     student.module(M)
     try:
-        student.worker.patch("torch.cuda.is_available", cuda)
-        student.worker.patch("torch.backends.mps.is_available", mps)
+        student.worker.simulate_machine(cuda, mps)
         return student.call(f"{M}.get_device", *args)
     finally:
         student.worker.unpatch()
@@ -167,12 +171,12 @@ def _expect_get_device(student, cuda: bool, mps: bool, prefer: str | None, prope
 
 
 def _ref_get_device(cuda: bool, mps: bool, prefer: str | None) -> torch.device:
-    """The reference's answer on the simulated machine (the reference, run in the grader)."""
-    import unittest.mock as mock
-
-    with mock.patch("torch.cuda.is_available", lambda: cuda), \
-            mock.patch("torch.backends.mps.is_available", lambda: mps):
+    """The reference's answer on the same simulated machine (the reference, run in the grader)."""
+    patches = machine.install(machine.Machine(cuda=cuda, mps=mps), (ref,))
+    try:
         return ref.get_device(prefer)
+    finally:
+        machine.restore(patches)
 
 
 # -- get_device ------------------------------------------------------------------------
@@ -197,8 +201,8 @@ def test_get_device_default_order_is_cuda_mps_cpu(student):
     for cuda, mps in ((True, False), (False, True), (True, True), (False, False)):
         _expect_get_device(student, cuda, mps, None,
                            f"without a preference, on a machine with {_machine_words(cuda, mps)}",
-                           hint="call torch.cuda.is_available() and torch.backends.mps.is_available() each "
-                                "time (not once at import); the order is CUDA, then MPS, then the CPU")
+                           hint="ask PyTorch what is available at each call (not once at import); the order is "
+                                "CUDA, then MPS, then the CPU")
 
 
 @pytest.mark.task(f"{M}.get_device")
