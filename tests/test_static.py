@@ -56,3 +56,67 @@ def test_escape_hatches(source, name):
 
 def test_model_eval_is_not_an_escape_hatch():
     assert escape_hatches(ast.parse("def f(model):\n    model.eval()\n    return model\n")) == []
+
+
+# -- what counts is code that runs when the task is called (handout, clarified 2026-12-01) --
+ACTIVATIONS = ("torch.sigmoid", "torch.tanh", "torch.nn.functional", "torch.special", "torch.nn.Tanh",
+               "torch.nn.Softmax", "torch.nn.CrossEntropyLoss", ".sigmoid", ".tanh", ".softmax")
+LINEAR = ("torch.nn.functional.linear", "torch.nn.Linear")
+
+
+@pytest.mark.parametrize("source,name,banned,expected", [
+    ("import torch\ndef tanh(x):\n    return 2 * torch.special.expit(2 * x) - 1\n", "tanh", ACTIVATIONS,
+     "torch.special.expit"),
+    ("from torch import nn\ndef tanh(x):\n    return nn.Tanh()(x)\n", "tanh", ACTIVATIONS, "torch.nn.Tanh"),
+    ("import torch\ndef tanh(x):\n    return torch.nn.modules.activation.Tanh()(x)\n", "tanh", ACTIVATIONS,
+     "torch.nn.modules.activation.Tanh (that is torch.nn.Tanh)"),
+    ("from torch.nn.modules.activation import Tanh as T\n_t = T()\ndef tanh(x):\n    return _t(x)\n", "tanh",
+     ACTIVATIONS, "torch.nn.modules.activation.Tanh (that is torch.nn.Tanh)"),
+    ("import torch.nn as nn\nloss = nn.CrossEntropyLoss()\ndef ce(x, y):\n    return loss(x, y)\n", "ce",
+     ACTIVATIONS, "torch.nn.CrossEntropyLoss"),
+    ("def sig(x):\n    return x.sigmoid_()\n", "sig", ACTIVATIONS, ".sigmoid_"),
+    ("import torch\ndef sig(x):\n    return getattr(torch, 'sigmoid')(x)\n", "sig", ACTIVATIONS,
+     "getattr(torch, 'sigmoid')"),
+    ("import torch\ndef one_hot(x, n):\n    return torch._C._nn.one_hot(x, n)\n", "one_hot",
+     ("torch.nn.functional.one_hot",), "torch._C._nn.one_hot (that is torch.nn.functional.one_hot)"),
+    ("import torch\nfrom torch import nn\nclass Linear(nn.Linear):\n    pass\n", "Linear", LINEAR, "torch.nn.Linear"),
+    ("from torch.nn import Linear\n", "Linear", LINEAR, "torch.nn.Linear"),
+    ("import torch.nn as nn\ndef helper(x, w):\n    return nn.functional.linear(x, w)\n"
+     "def linear_forward(x, w, b=None):\n    h = helper\n    return h(x, w)\n", "linear_forward", LINEAR,
+     "torch.nn.functional.linear"),
+    ("import torch\nif True:\n    def helper(x):\n        return torch.sigmoid(x)\n"
+     "def sig(x):\n    return helper(x)\n", "sig", ACTIVATIONS, "torch.sigmoid"),
+])
+def test_real_uses_are_found_through_aliases_helpers_and_module_values(source, name, banned, expected):
+    assert expected in [f.name for f in forbidden_uses(ast.parse(source), name, banned)]
+
+
+@pytest.mark.parametrize("source,name,banned", [
+    # a self-test under the main guard runs only when the file is run as a script
+    ("import torch\nimport torch.nn.functional as F\ndef one_hot(labels, n):\n"
+     "    return (labels[:, None] == torch.arange(n)).float()\n"
+     "if __name__ == '__main__':\n    assert torch.equal(one_hot(torch.tensor([1]), 3), F.one_hot(torch.tensor([1]), 3).float())\n",
+     "one_hot", ("torch.nn.functional.one_hot",)),
+    ("import torch\nfrom torch import nn\ndef linear_forward(x, weight, bias=None):\n    return x @ weight.T\n"
+     "class Linear(nn.Module):\n    def __init__(self, a: int, b: int, bias: bool = True):\n        super().__init__()\n"
+     "        self.spare: nn.Linear | None = None\n    def forward(self, x) -> torch.Tensor:\n"
+     "        return linear_forward(x, self.weight)\n"
+     "if '__main__' == __name__:\n    ref = nn.Linear(2, 3)\n    import torch.nn.functional as F\n"
+     "    print(F.linear(torch.ones(2), ref.weight))\n", "Linear", LINEAR),
+    # type annotations, docstrings and comments call nothing
+    ("import torch.nn as nn\ndef layer(n: nn.Linear) -> nn.Linear:\n    '''like nn.Linear'''\n    return n  # nn.Linear\n"
+     "def linear_forward(x, w, b=None):\n    return layer(x)\n", "linear_forward", LINEAR),
+    # module-level code the task does not refer to (a notebook's experiment)
+    ("import torch\nfrom torch import nn\ndef linear_forward(x, weight, bias=None):\n    return x @ weight.T\n"
+     "baseline = nn.Linear(2, 2)\nprint(baseline(torch.ones(2)))\n", "linear_forward", LINEAR),
+    # a local variable that happens to share a module-level helper's name
+    ("import torch\ndef helper(x):\n    return torch.sigmoid(x)\ndef sig(x):\n    helper = torch.exp\n"
+     "    return 1 / (1 + helper(-x))\n", "sig", ("torch.sigmoid",)),
+])
+def test_code_that_does_not_run_when_the_task_is_called_costs_nothing(source, name, banned):
+    assert forbidden_uses(ast.parse(source), name, banned) == []
+
+
+def test_a_deeply_nested_expression_does_not_exhaust_the_stack():
+    source = "import torch\ndef f(x):\n    return " + " + ".join(["x"] * 700) + " + torch.sigmoid(x)\n"
+    assert [f.name for f in forbidden_uses(ast.parse(source), "f", ("torch.sigmoid",))] == ["torch.sigmoid"]

@@ -29,8 +29,8 @@ __all__ = ["Finding", "forbidden_uses", "escape_hatches", "parse"]
 
 ESCAPE_IMPORTS = ("autograder", "solutions", "importlib")
 ESCAPE_BUILTINS = ("__import__", "exec", "eval", "compile")
-# Libraries whose names are resolved to objects (already imported by the grader; nothing
-# is imported for a student's name).
+# Libraries whose names are resolved to objects (the grader's own dependencies; nothing
+# else is ever imported for a student's name).
 RESOLVABLE_ROOTS = ("torch", "torchvision", "numpy")
 
 
@@ -89,9 +89,11 @@ def _objects(dotted: str) -> list[Any]:
     looked into, with getattr: a student's name never imports anything here.
     """
     parts = dotted.split(".")
-    if parts[0] not in RESOLVABLE_ROOTS or parts[0] not in sys.modules:
+    if parts[0] not in RESOLVABLE_ROOTS:
         return []
-    obj = sys.modules[parts[0]]
+    obj = sys.modules.get(parts[0]) or _library(parts[0])
+    if obj is None:
+        return []
     found = [obj]
     for part in parts[1:]:
         try:
@@ -100,6 +102,16 @@ def _objects(dotted: str) -> list[Any]:
             break
         found.append(obj)
     return found
+
+
+def _library(name: str) -> Any:
+    """One of RESOLVABLE_ROOTS, imported (the grader's own libraries, never a student's name)."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
