@@ -14,11 +14,24 @@ Two layouts:
 The copy takes regular files only: symlinks, devices, unexpected sub-folders and
 oversized files are skipped with a message, so a submission can never make the grader
 read something outside it (``evil.py -> /etc/passwd``).
+
+Submissions arrive as people make them, so:
+
+- hidden and system entries are ignored, silently: dot-files and dot-folders (macOS's
+  ``._tensors.py``, ``.ipynb_checkpoints``), ``__MACOSX`` (left by unzipping on a Mac),
+  ``__pycache__``, ``Thumbs.db``, ``desktop.ini``; never graded as a student either;
+- a near-miss file name (``Tensors.py``, ``tensors (1).py``, ``tensors-Copy1.py``,
+  ``tensors.py.txt``) for a module that is missing is named in a message: when exactly
+  one file can be meant it is graded as that module, and the message says so; when
+  several can, none is, and the message names them all;
+- the encoding is the checks' business (:mod:`autograder.checks.loading`): UTF-8 with a
+  byte order mark is fine; UTF-16 and latin-1 are told to be saved as UTF-8.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +42,38 @@ from .errors import SubmissionsError
 __all__ = ["Submission", "discover", "copy_submission", "submissions_root", "MAX_FILE_BYTES"]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
-_IGNORED = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+# System entries nobody submits on purpose (dot-names are ignored too: see _ignored).
+_IGNORED = {"__pycache__", ".ipynb_checkpoints", ".DS_Store", "__MACOSX", "Thumbs.db", "desktop.ini",
+            "$RECYCLE.BIN", "System Volume Information"}
 _NBGRADER_FILES = {"timestamp.txt"}   # written by `nbgrader collect` next to the notebooks
+
+
+def _ignored(name: str) -> bool:
+    """A hidden or system entry (see the module docstring)."""
+    return name in _IGNORED or name.startswith(".")
+
+
+# What people and tools add to a file's name: "tensors (1)", "tensors-Copy1", "tensors copy 2",
+# "tensors_copy", "tensors-1".
+_NEAR_MISS_TAIL = re.compile(r"(?:\s*\(\d+\)|[\s_-]*copy[\s_-]*\d*|[\s_-]+\d+)+$", re.IGNORECASE)
+
+
+def near_miss_module(name: str) -> str | None:
+    """The module a file named ``name`` was probably meant to be, or None.
+
+    ``Tensors.py``, ``tensors (1).py``, ``tensors-Copy1.py``, ``tensors.py.txt`` (and
+    the same for ``.ipynb``) all mean ``tensors``; ``tensors.py`` itself is no near miss.
+    """
+    stem, suffix = os.path.splitext(name)
+    if suffix.lower() not in (".py", ".ipynb"):
+        inner, inner_suffix = os.path.splitext(stem)        # tensors.py.txt
+        if inner_suffix.lower() not in (".py", ".ipynb"):
+            return None
+        stem = inner
+    elif suffix in (".py", ".ipynb") and stem in MODULES:
+        return None
+    guess = _NEAR_MISS_TAIL.sub("", stem.strip()).strip().lower().replace(" ", "_").replace("-", "_")
+    return guess if guess in MODULES else None
 
 
 @dataclass(frozen=True)
@@ -99,7 +142,7 @@ def discover(root: Path) -> list[Submission]:
     except PermissionError:
         raise SubmissionsError(f"cannot read the submissions folder {root}: permission denied") from None
     students = [Submission(p.name, p, nbgrader) for p in entries
-                if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name not in _IGNORED]
+                if p.is_dir() and not p.is_symlink() and not _ignored(p.name)]
     if not students:
         expected = (f"{root}/<student id>/<assignment>/<assignment>.ipynb (nbgrader's layout)" if nbgrader
                     else f"{root}/<student id>/<module>.py")
@@ -135,9 +178,11 @@ def copy_submission(submission: Submission, dest: Path) -> tuple[dict[str, bytes
     if submission.nbgrader:
         _copy_nbgrader(submission.folder, dest, notebooks, messages)
         return notebooks, messages
+    near: dict[str, list[Path]] = {}
+    present = set()
     for entry in sorted(submission.folder.iterdir()):
         name = entry.name
-        if name in _IGNORED:
+        if _ignored(name):
             continue
         if entry.is_symlink():
             messages.append(f"skipped {name}: a symbolic link (submit regular files only)")
@@ -145,31 +190,67 @@ def copy_submission(submission: Submission, dest: Path) -> tuple[dict[str, bytes
         if entry.is_dir():
             messages.append(f"skipped folder {name}/: put your modules at the top of your submission")
             continue
+        guess = near_miss_module(name)
+        if guess is not None:
+            near.setdefault(guess, []).append(entry)
+            continue
+        if entry.suffix in (".py", ".ipynb") and entry.stem in MODULES:
+            present.add(entry.stem)
         _copy_file(entry, name, dest, notebooks, messages)
+    for module, entries in sorted(near.items()):
+        _near_miss(module, entries, module in present, dest, notebooks, messages)
     return notebooks, messages
 
 
-def _copy_file(entry: Path, shown: str, dest: Path, notebooks: dict[str, bytes], messages: list[str]) -> None:
-    """Copy one ``.py`` file into ``dest``, or keep one module notebook's bytes."""
-    if entry.suffix not in (".py", ".ipynb"):
+def _near_miss(module: str, entries: list[Path], present: bool, dest: Path, notebooks: dict[str, bytes],
+               messages: list[str]) -> None:
+    """Files whose names look like ``module``'s (see :func:`near_miss_module`)."""
+    names = " and ".join(", ".join(e.name for e in entries).rsplit(", ", 1))
+    if present:
+        messages.append(f"ignored {names}: only the file named exactly {module}.py (or {module}.ipynb) is graded")
+        return
+    usable = [e for e in entries if e.suffix in (".py", ".ipynb")]
+    if len(entries) == 1 and len(usable) == 1:
+        entry = usable[0]
+        target = f"{module}{entry.suffix}"
+        before = len(messages)
+        _copy_file(entry, entry.name, dest, notebooks, messages, as_name=target)
+        if len(messages) == before:
+            messages.append(f"{entry.name} was graded as {target}: the file must be named exactly {target} "
+                            "(rename it for your next submission)")
+        return
+    if len(entries) == 1:
+        messages.append(f"{module}.py was not submitted, but {names} looks like it: save it as {module}.py "
+                        "(a .py file, named exactly so) and submit again")
+        return
+    messages.append(f"{module}.py was not submitted, but {names} look like it: none of them is graded, since "
+                    f"it is not clear which one you meant; rename the one you mean to {module}.py exactly")
+
+
+def _copy_file(entry: Path, shown: str, dest: Path, notebooks: dict[str, bytes], messages: list[str],
+               as_name: str | None = None) -> None:
+    """Copy one ``.py`` file into ``dest`` (as ``as_name``), or keep one module notebook's bytes."""
+    name = as_name or entry.name
+    stem, suffix = os.path.splitext(name)
+    if suffix not in (".py", ".ipynb"):
         return
     try:
         data = _read_regular(entry)
     except OSError as exc:
         messages.append(f"skipped {shown}: {exc.strerror or exc}")
         return
-    if entry.suffix == ".ipynb":
-        if entry.stem in MODULES:
-            notebooks[entry.stem] = data
+    if suffix == ".ipynb":
+        if stem in MODULES:
+            notebooks[stem] = data
         return
-    (dest / entry.name).write_bytes(data)
+    (dest / name).write_bytes(data)
 
 
 def _copy_nbgrader(folder: Path, dest: Path, notebooks: dict[str, bytes], messages: list[str]) -> None:
     """nbgrader's layout: ``<student>/<assignment>/<assignment>.ipynb`` for each module."""
     for entry in sorted(folder.iterdir()):
         name = entry.name
-        if name in _IGNORED or name.startswith("."):
+        if _ignored(name):
             continue
         if entry.is_symlink():
             messages.append(f"skipped {name}: a symbolic link (submit regular files only)")
@@ -185,7 +266,7 @@ def _copy_nbgrader(folder: Path, dest: Path, notebooks: dict[str, bytes], messag
             continue
         for item in sorted(entry.iterdir()):
             shown = f"{name}/{item.name}"
-            if item.name in _IGNORED or item.name in _NBGRADER_FILES or item.name.startswith("."):
+            if _ignored(item.name) or item.name in _NBGRADER_FILES:
                 continue
             if item.is_symlink():
                 messages.append(f"skipped {shown}: a symbolic link (submit regular files only)")

@@ -177,19 +177,26 @@ def test_feedback_shows_hidden_detail_when_the_module_allows(bob):
 def test_feedback_markdown_layout(bob, carol):
     text = student_feedback_markdown(bob, {})
     assert text.startswith("# Feedback for bob: 130 / 150\n")
-    assert "| tensors | 80 | 100 |" in text and "| **Total** | **130** | **150** |" in text
-    assert "### ✔ `tensors.to_tensor`: 60 / 60" in text
-    assert "### ✘ `tensors.normalize`: 20 / 40" in text
+    assert "| [tensors](#tensors) | 80 | 100 | points lost |" in text
+    assert "| [activations](#activations) | 50 | 50 | full marks |" in text
+    assert "| **Total** | **130** | **150** | |" in text
+    assert '### <a id="tensors-to_tensor"></a>✔ `tensors.to_tensor`: 60 / 60' in text
+    assert '### <a id="tensors-normalize"></a>✘ `tensors.normalize`: 20 / 40' in text
+    # the summary comes first: the fix-first list and the table before any section
+    assert text.index("Fix this first") < text.index("| Assignment |") < text.index("## ")
+    assert "1. [tensors.normalize](#tensors-normalize), 20 points: wrong shape; transpose?" in text
     assert "Passed (2): `test_normalize_mean_zero`, `test_normalize_std_one`" in text
     assert "\\<b\\>" in text  # markup in a message stays literal
     last = text.rstrip("\n").splitlines()[-1]
     assert last.startswith("Your code ran in an isolated sandbox: isolation level minimal")
 
     text = student_feedback_markdown(carol, {})
-    assert "## activations: 0 / 50 (not submitted)" in text
+    assert '## <a id="activations"></a>activations: 0 / 50 (not submitted)' in text
+    assert "| [activations](#activations) | 0 | 50 | not submitted |" in text
+    assert "Penalty: module not submitted" not in text   # not submitted is no penalty
     assert "- not submitted" in text
     assert "Penalty: forbidden call: torch.nn.functional.normalize" in text
-    assert "### ✘ `tensors.normalize`: 0 / 40" in text
+    assert '### <a id="tensors-normalize"></a>✘ `tensors.normalize`: 0 / 40' in text
     assert "skipped big\\_file.bin" not in text and "skipped big_file.bin" in text
 
 

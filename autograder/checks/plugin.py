@@ -27,9 +27,30 @@ from hypothesis import HealthCheck, Phase, settings
 from ..config import AssignmentConfig
 from ..results import CheckResult, Outcome, Visibility
 from ..sandbox.client import SandboxError, StudentError, Worker, WorkerCrash, WorkerTimeout
+from . import loading
 from .api import CheckFailure
 
-__all__ = ["GradingContext", "Student", "GradingPlugin", "HIDDEN_DIR", "run_checks"]
+__all__ = ["GradingContext", "Student", "GradingPlugin", "HIDDEN_DIR", "run_checks", "ModuleLoadError",
+           "GraderFault", "verdict", "GRADER_ERROR_MESSAGE"]
+
+# What a student reads for a check the grader could not complete: no traceback, no path.
+GRADER_ERROR_MESSAGE = ("Not graded: the grader failed on this check (not your code); your instructor has "
+                        "the details and will regrade it.")
+
+
+class ModuleLoadError(SandboxError):
+    """The student's module could not be imported (see :mod:`autograder.checks.loading`).
+
+    Raised before a check's body runs, so no check can catch it and judge it instead.
+    """
+
+    def __init__(self, failure: loading.ModuleFailure):
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class GraderFault(Exception):
+    """The grader's own machinery failed (not the student's code): the check is not graded."""
 
 HIDDEN_DIR = Path(__file__).resolve().parent / "hidden"
 _MARKERS = (
@@ -95,7 +116,11 @@ class Student:
         return "<student>"
 
     def module(self, name: str) -> None:
-        """Make sure ``name`` is imported in the worker; raise the import's failure otherwise."""
+        """Make sure ``name`` is imported in the worker; raise the import's failure otherwise.
+
+        A module that cannot load raises :class:`ModuleLoadError` (its encoding and syntax
+        are checked here, on the grader's side, before the worker ever sees the file).
+        """
         if name in self._import_errors:
             # A fresh exception each time: re-raising one object grows its traceback.
             raise _copy(self._import_errors[name])
@@ -106,11 +131,36 @@ class Student:
         if self.worker.broken is not None:
             # The worker died earlier in this check; that is not the import's fault.
             raise _copy(self.worker.broken)
+        file = f"{name}.py"
+        try:
+            problem = loading.source_problem(file, (Path(self.worker.folder) / file).read_bytes())
+        except OSError:
+            problem = None      # the worker's import will say what is wrong
+        if problem is not None:
+            self._import_errors[name] = ModuleLoadError(problem)
+            raise _copy(self._import_errors[name])
         try:
             self.worker.import_module(name)
         except SandboxError as exc:
-            self._import_errors[name] = exc
-            raise
+            failure = self._import_failure(file, exc)
+            if failure is None:
+                raise
+            self._import_errors[name] = ModuleLoadError(failure)
+            raise _copy(self._import_errors[name]) from None
+
+    def _import_failure(self, file: str, exc: SandboxError) -> loading.ModuleFailure | None:
+        """The module failure an import's exception means; None when it is not the module's
+        fault (the submission's time budget ran out, the sandbox could not start)."""
+        if isinstance(exc, StudentError):
+            return loading.import_exception(file, exc.type_name, exc.message, exc.student_traceback, exc.mro)
+        if isinstance(exc, WorkerTimeout):
+            deadline = self.worker.deadline
+            if deadline is not None and time.monotonic() >= deadline - 0.05:
+                return None
+            return loading.import_timeout(file, self.worker.call_timeout_s)
+        if isinstance(exc, WorkerCrash) and not _is_machinery(exc):
+            return loading.import_crash(file, str(exc))
+        return None
 
     def call(self, path: str, *args: Any, **kwargs: Any) -> Any:
         """Call the student's ``module.name`` with data (or Ref) arguments."""
@@ -124,6 +174,8 @@ class Student:
 
 
 def _copy(exc: SandboxError) -> SandboxError:
+    if isinstance(exc, ModuleLoadError):
+        return ModuleLoadError(exc.failure)
     if isinstance(exc, StudentError):
         return StudentError({"type": exc.type_name, "mro": list(exc.mro), "message": exc.message,
                              "traceback": exc.student_traceback})
@@ -141,12 +193,35 @@ def _notes(exc: BaseException) -> str:
     return "\n".join(str(n) for n in getattr(exc, "__notes__", ()) if "Falsifying" in str(n) or "(" in str(n))
 
 
+# WorkerCrash messages that mean the sandbox machinery failed, not the student's code.
+_MACHINERY = ("the sandbox worker failed to start",)
+
+
+def _is_machinery(exc: BaseException) -> bool:
+    return isinstance(exc, WorkerCrash) and str(exc).startswith(_MACHINERY)
+
+
+def _grader_fault(exc: BaseException) -> tuple[Outcome, str, str]:
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return Outcome.GRADER_ERROR, GRADER_ERROR_MESSAGE, detail[-8000:]
+
+
 def verdict(exc: BaseException | None) -> tuple[Outcome, str, str]:
-    """Map a check's exception to (outcome, student message, instructor detail)."""
+    """Map a check's exception to (outcome, student message, instructor detail).
+
+    - None: PASSED;
+    - the check's verdict (``CheckFailure``, or any ``AssertionError``): FAILED;
+    - the student's code raised, hung, crashed or could not be imported: ERROR;
+    - anything else is the grader's fault (the check's own bug, an invalid option, the
+      sandbox machinery): GRADER_ERROR, whose message says so and nothing more; the
+      traceback goes to ``detail`` (report.json only).
+    """
     if exc is None:
         return Outcome.PASSED, "", ""
     if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         return verdict(exc.exceptions[0])
+    if isinstance(exc, ModuleLoadError):
+        return Outcome.ERROR, exc.failure.message, ""
     if isinstance(exc, CheckFailure):
         detail = "\n".join(x for x in (exc.detail.strip(), _notes(exc)) if x)
         return Outcome.FAILED, exc.message, detail
@@ -155,11 +230,30 @@ def verdict(exc: BaseException | None) -> tuple[Outcome, str, str]:
         if exc.student_traceback:
             message += f"\n{exc.student_traceback}"
         return Outcome.ERROR, message, _notes(exc)
+    if isinstance(exc, GraderFault) or _is_machinery(exc):
+        return _grader_fault(exc)
     if isinstance(exc, (WorkerTimeout, WorkerCrash, SandboxError)):
         text = str(exc)
         return Outcome.ERROR, text[:1].upper() + text[1:], _notes(exc)
-    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return Outcome.ERROR, "The grader could not complete this check (your instructor can see why).", detail
+    cause = exc.__cause__ or exc.__context__
+    if _is_flaky(exc) and cause is not None:
+        # hypothesis replays a failure and it did not happen again: judge the first one
+        return verdict(cause)
+    if isinstance(exc, pytest.fail.Exception):
+        return Outcome.FAILED, str(exc.msg), ""
+    if isinstance(exc, AssertionError):
+        # a plain assert in a check is its verdict too
+        message = str(exc).split("\nassert ")[0].strip() or "the check's assertion failed"
+        return Outcome.FAILED, message, _notes(exc)
+    return _grader_fault(exc)
+
+
+def _is_flaky(exc: BaseException) -> bool:
+    try:
+        from hypothesis.errors import Flaky
+    except ImportError:   # pragma: no cover - hypothesis is a dependency
+        return False
+    return isinstance(exc, Flaky)
 
 
 class GradingPlugin:
@@ -239,7 +333,7 @@ class GradingPlugin:
         result, message, detail = verdict(exc)
         task = _marker_arg(item, "task", None)
         if task is None:
-            result, message = Outcome.ERROR, "The grader could not complete this check."
+            result, message = Outcome.GRADER_ERROR, GRADER_ERROR_MESSAGE
             detail = f"check {item.nodeid} has no @pytest.mark.task"
         self.results.append(CheckResult(
             name=item.name,
