@@ -15,8 +15,8 @@ import torch
 
 from ..sandbox.client import Foreign, Ref
 
-__all__ = ["CheckFailure", "fail", "describe_value", "expect_tensor", "expect_float", "expect_close",
-           "tensor_summary"]
+__all__ = ["CheckFailure", "fail", "describe_value", "expect_tensor", "expect_tensor_one_of", "expect_float",
+           "expect_close", "tensor_summary"]
 
 
 class CheckFailure(AssertionError):
@@ -70,6 +70,7 @@ def expect_tensor(
     check_device: bool = True,
     allow_requires_grad: bool = True,
     hint: str | None = None,
+    nonfinite_hint: str | None = None,
     detail: str = "",
 ) -> torch.Tensor:
     """Check that ``value`` is a tensor equal to ``expected`` and return it.
@@ -77,6 +78,9 @@ def expect_tensor(
     Fails, saying which, for: not a tensor (None, a list, ...), another device, another
     shape, another dtype, ``nan``/``inf`` where the expected value is finite, and values
     outside ``|value - expected| <= atol + rtol * |expected|``.
+
+    ``hint`` goes with every failure; ``nonfinite_hint`` (e.g. about overflow) only with
+    ``nan``/``inf`` where the expected value is finite, the one failure it explains.
     """
     if not isinstance(value, torch.Tensor):
         fail(f"{what} should return a tensor, but returned {describe_value(value)}.", hint=hint, detail=detail)
@@ -99,7 +103,7 @@ def expect_tensor(
         bad = ~torch.isfinite(got) & torch.isfinite(want)
         if bool(bad.any()):
             fail(f"{what} returned nan or inf where the expected value is finite "
-                 f"({int(bad.sum())} of {got.numel()} entries).", hint=hint,
+                 f"({int(bad.sum())} of {got.numel()} entries).", hint=nonfinite_hint or hint,
                  detail=f"{detail}\nreceived: {tensor_summary(got)}\nexpected: {tensor_summary(want)}")
         close = torch.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
     else:
@@ -111,6 +115,20 @@ def expect_tensor(
              f"from the expected ones (largest difference {worst:.3g}).", hint=hint,
              detail=f"{detail}\nreceived: {tensor_summary(got)}\nexpected: {tensor_summary(want)}")
     return value
+
+
+def expect_tensor_one_of(value: Any, candidates: list[torch.Tensor], **kwargs: Any) -> torch.Tensor:
+    """:func:`expect_tensor` against several right answers (the spec allows each, e.g. a
+    clamp in the input's dtype or in float64): passes when ``value`` matches any of them,
+    and otherwise fails as it does against the first."""
+    first: CheckFailure | None = None
+    for candidate in candidates:
+        try:
+            return expect_tensor(value, candidate, **kwargs)
+        except CheckFailure as failure:
+            first = first or failure
+    assert first is not None, "expect_tensor_one_of needs at least one candidate"
+    raise first
 
 
 def expect_float(value: Any, *, what: str, hint: str | None = None) -> float:

@@ -1,5 +1,7 @@
 """A simulated machine: every public PyTorch probe of CUDA and MPS tells the same story.
 
+Only machines that exist are simulated: CPU only, CUDA, or MPS.
+
 ``get_device`` is graded on machines the grader does not have (a Mac with MPS, a GPU
 box), so the checks simulate them. A correct student may ask PyTorch in any public way
 (``torch.cuda.is_available()``, ``torch.cuda.device_count()``,
@@ -31,10 +33,18 @@ __all__ = ["Machine", "install", "restore", "Patch"]
 
 @dataclass(frozen=True)
 class Machine:
-    """What a simulated machine has: CUDA (with at least one device) and/or MPS."""
+    """What a simulated machine has: CUDA (with at least one device), MPS, or neither.
+
+    No machine has both (MPS is Apple's; PyTorch's ``torch.accelerator`` reports a single
+    accelerator), so that combination is refused: on it, correct code looks wrong.
+    """
 
     cuda: bool
     mps: bool
+
+    def __post_init__(self) -> None:
+        if self.cuda and self.mps:
+            raise ValueError("no machine has both CUDA and MPS: simulate one or the other")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from solutions import activations as ref
 
-from autograder.checks.api import expect_tensor, fail
+from autograder.checks.api import CheckFailure, expect_tensor, expect_tensor_one_of, fail
 from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
 from autograder.checks.strategies import FLOAT_DTYPES, float_tensors, shapes
 
@@ -24,12 +24,16 @@ ELEMENTWISE = {
     "leaky_relu": (st.sampled_from([{}, {"negative_slope": 0.2}, {"negative_slope": 0.05}]), lambda kw: True),
     "elu": (st.sampled_from([{}, {"alpha": 0.5}, {"alpha": 2.0}]), lambda kw: kw.get("alpha", 1.0) != 1.0),
 }
+KINK_HINT = ("the gradient is wrong at 0 only: torch.abs, torch.sign and a clamp at its bound have their own "
+             "gradient there (abs'(0) = 0); build the expression so that it is differentiable at 0, e.g. "
+             "torch.where(x >= 0, -x, x) for -|x|")
+# Hints about overflow: given only when the check saw nan or inf, the failure they explain.
 HINTS = {
     "sigmoid": "exp(-x) overflows for very negative x: use exp of a non-positive number only, e.g. "
                "exp(x) / (1 + exp(x)) for x < 0, and keep both branches of torch.where finite",
     "tanh": "exp(x) overflows for large |x|: exponentiate only non-positive numbers (use the odd symmetry)",
     "elu": "exp(x) of large positive x overflows in the unused branch of torch.where: clamp its input to "
-           "<= 0 (and mind the gradient at exactly 0: torch.clamp passes none at its bound)",
+           "<= 0",
     "softmax": "subtract the maximum along dim before exp (the max trick); softmax is unchanged by it",
     "log_softmax": "compute x - max - log(sum(exp(x - max))) instead of log(softmax(x))",
     "cross_entropy": "use a stable log-softmax (subtract the max) rather than log(softmax(x))",
@@ -40,7 +44,13 @@ def _call(student, name, *args, **kwargs):
     return call_unmutated(student, f"{M}.{name}", *args, what=name, **kwargs)
 
 
-def _gradient_check(student, name, args, wrt, upstream, kwargs=None, rtol=1e-4, atol=1e-5, hint=None):
+def _gradient_check(student, name, args, wrt, upstream, kwargs=None, rtol=1e-4, atol=1e-5, nonfinite_hint=None,
+                    elementwise=False):
+    """The student's input gradients against the reference's.
+
+    ``nonfinite_hint`` goes with nan/inf gradients only. For an ``elementwise`` function
+    whose gradient is wrong at 0 only (a branch switch or ``abs`` there), the message says
+    so: that is what the check saw, not an overflow."""
     got = forward_backward(student, f"{M}.{name}", args, wrt, upstream, kwargs, what=f"{name}")
     want = reference_gradients(getattr(ref, name), args, wrt, upstream, kwargs)
     for index, (g, w) in zip(wrt, zip(got.grads, want.grads)):
@@ -49,7 +59,16 @@ def _gradient_check(student, name, args, wrt, upstream, kwargs=None, rtol=1e-4, 
         if g is None:
             fail(f"the gradient of {name} with respect to argument {index + 1} is None: "
                  "the output is not connected to that input.")
-        expect_tensor(g, w, what=f"the gradient of {name}", rtol=rtol, atol=atol, hint=hint)
+        try:
+            expect_tensor(g, w, what=f"the gradient of {name}", rtol=rtol, atol=atol, nonfinite_hint=nonfinite_hint)
+        except CheckFailure as failure:
+            x = args[index]
+            if elementwise and isinstance(g, torch.Tensor) and g.shape == w.shape == x.shape:
+                bad = ~torch.isclose(g.detach().to(torch.float64), w.to(torch.float64), rtol=rtol, atol=atol)
+                if bool(bad.any()) and bool(torch.isfinite(g).all()) and bool((x[bad] == 0).all()):
+                    fail(f"the gradient of {name} is wrong at 0 (and right everywhere else the check looked): "
+                         f"{name} is differentiable there.", hint=KINK_HINT, detail=failure.detail)
+            raise
 
 
 # -- elementwise activations -------------------------------------------------------
@@ -71,7 +90,7 @@ def _elementwise(name):
         dtype = data.draw(st.sampled_from(FLOAT_DTYPES))
         x = data.draw(float_tensors(shapes(min_dims=1), dtype=dtype, avoid_zero=1e-3 if kinked(kwargs) else 0.0))
         upstream = data.draw(float_tensors(tuple(x.shape), dtype=dtype, min_value=-2, max_value=2))
-        _gradient_check(student, name, [x], (0,), upstream, kwargs)
+        _gradient_check(student, name, [x], (0,), upstream, kwargs, elementwise=True)
 
     @task
     @pytest.mark.weight(2)
@@ -80,9 +99,10 @@ def _elementwise(name):
         x = LARGE.to(dtype)
         hint = HINTS.get(name)
         got = _call(student, name, x)
-        expect_tensor(got, getattr(ref, name)(x), what=f"{name}(x) for inputs up to ±1e4", hint=hint)
+        expect_tensor(got, getattr(ref, name)(x), what=f"{name}(x) for inputs up to ±1e4", nonfinite_hint=hint)
         kink = (x == 0) if kinked({}) else torch.zeros_like(x, dtype=torch.bool)
-        _gradient_check(student, name, [x[~kink]], (0,), torch.ones_like(x[~kink]), hint=hint)
+        _gradient_check(student, name, [x[~kink]], (0,), torch.ones_like(x[~kink]), nonfinite_hint=hint,
+                        elementwise=True)
 
     @task
     @pytest.mark.public
@@ -160,9 +180,9 @@ for _name in ("softmax", "log_softmax"):
             # float32 rounds at magnitude 1e4 to about 1e-3: a correct log-sum-exp written
             # another way differs from the reference by that much, a naive one by nan/inf.
             expect_tensor(_call(student, name, x, dim=-1), getattr(ref, name)(x, dim=-1),
-                          what=f"{name}(x) for logits up to ±1e4", hint=hint, atol=2e-3, rtol=1e-4)
+                          what=f"{name}(x) for logits up to ±1e4", nonfinite_hint=hint, atol=2e-3, rtol=1e-4)
             _gradient_check(student, name, [x], (0,), torch.linspace(-1, 1, 9).reshape(3, 3), {"dim": -1},
-                            hint=hint, atol=2e-3)
+                            nonfinite_hint=hint, atol=2e-3)
 
         @task
         def default_dim(student):
@@ -218,6 +238,14 @@ def test_mse_loss_known_value(student):
     expect_tensor(got, torch.tensor(13.0 / 3.0), what="mse_loss([1, 2, 3], [1, 0, 6])")
 
 
+def _bce_references(probs, target) -> list[torch.Tensor]:
+    """Every right answer (handout): the clamp to [1e-7, 1 - 1e-7] in the input's dtype
+    (in float32, 1 - 1e-7 rounds to 1 - 1.19e-7) or in float64, then cast back; at a
+    probability of exactly 1 the two differ by about 0.18 per entry."""
+    wide = ref.binary_cross_entropy(probs.to(torch.float64), target.to(torch.float64)).to(probs.dtype)
+    return [ref.binary_cross_entropy(probs, target), wide]
+
+
 def _probabilities(shape, dtype):
     edges = st.sampled_from([0.0, 1.0, 0.5, 1e-9, 1 - 1e-9])
     inner = st.floats(min_value=0.0, max_value=1.0, width=32 if dtype == torch.float32 else 64)
@@ -233,9 +261,9 @@ def test_binary_cross_entropy_matches_reference(student, n, dtype, data):
     probs = data.draw(_probabilities((n,), dtype))
     target = data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n)).__iter__()
     target = torch.tensor(list(target), dtype=dtype)
-    expect_tensor(_call(student, "binary_cross_entropy", probs, target), ref.binary_cross_entropy(probs, target),
-                  what="binary_cross_entropy(probs, target)", rtol=1e-4, atol=1e-5,
-                  hint="clamp the probabilities to [1e-7, 1 - 1e-7] before taking logs, then average")
+    expect_tensor_one_of(_call(student, "binary_cross_entropy", probs, target), _bce_references(probs, target),
+                         what="binary_cross_entropy(probs, target)", rtol=1e-4, atol=1e-5,
+                         hint="clamp the probabilities to [1e-7, 1 - 1e-7] before taking logs, then average")
 
 
 @pytest.mark.task(f"{M}.binary_cross_entropy")
@@ -251,9 +279,9 @@ def test_binary_cross_entropy_gradient_matches_reference(student, n, dtype, data
 @pytest.mark.public
 def test_binary_cross_entropy_finite_at_0_and_1(student):
     probs, target = torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])
-    expect_tensor(_call(student, "binary_cross_entropy", probs, target), ref.binary_cross_entropy(probs, target),
-                  what="binary_cross_entropy with probabilities exactly 0 and 1", rtol=1e-4,
-                  hint="clamp the probabilities to [1e-7, 1 - 1e-7] before taking logs")
+    expect_tensor_one_of(_call(student, "binary_cross_entropy", probs, target), _bce_references(probs, target),
+                         what="binary_cross_entropy with probabilities exactly 0 and 1", rtol=1e-4,
+                         hint="clamp the probabilities to [1e-7, 1 - 1e-7] before taking logs")
 
 
 def _classification(dtype, min_value=-20.0, max_value=20.0):
@@ -287,5 +315,5 @@ def test_cross_entropy_finite_for_large_logits(student):
     logits = torch.tensor([[1e4, 0.0, -1e4], [-1e4, 1e4, 0.0]])
     labels = torch.tensor([2, 1])
     expect_tensor(_call(student, "cross_entropy", logits, labels), ref.cross_entropy(logits, labels),
-                  what="cross_entropy for logits up to ±1e4", hint=HINTS["cross_entropy"], rtol=1e-4)
-    _gradient_check(student, "cross_entropy", [logits, labels], (0,), None, hint=HINTS["cross_entropy"])
+                  what="cross_entropy for logits up to ±1e4", nonfinite_hint=HINTS["cross_entropy"], rtol=1e-4)
+    _gradient_check(student, "cross_entropy", [logits, labels], (0,), None, nonfinite_hint=HINTS["cross_entropy"])

@@ -205,6 +205,18 @@ def _match(got: torch.Tensor, options: list[torch.Tensor]) -> torch.Tensor | Non
     return None
 
 
+def _expect_no_dropped_batch(images: torch.Tensor, index: torch.Tensor | None, total: int, batch_size: int,
+                             what: str) -> None:
+    """Name a loader that leaves out the last, incomplete batch (``drop_last=True``): its
+    images are all distinct images of the split, and exactly that many are missing."""
+    remainder = total % batch_size
+    if remainder and len(images) == total - remainder and index is not None and \
+            len(set(index.tolist())) == len(images):
+        fail(f"one pass over the {what} left out the last, incomplete batch: every image of the split should "
+             "come once per epoch.", hint="leave drop_last at its default, False",
+             detail=f"{len(images)} of {total} images, batch size {batch_size}")
+
+
 @pytest.mark.task(f"{M}.make_loaders")
 @pytest.mark.public
 def test_make_loaders_returns_two_dataloaders_with_batch_size(student):
@@ -228,6 +240,8 @@ def test_make_loaders_test_loader_keeps_the_test_split_in_order(student):
     with FakeMnist(student) as fake:
         _, test_loader = _loaders(student, batch_size=10)
         images, labels = _epoch(student, test_loader, "test loader", 10)
+        _expect_no_dropped_batch(images, _match(images, _expected_images(student, fake, train=False)),
+                                 len(fake.test_images), 10, "test loader")
         if len(images) != len(fake.test_images):
             fail(f"the test loader gave {len(images)} images; the test split under root holds "
                  f"{len(fake.test_images)}.", hint="the test loader reads datasets.MNIST(root, train=False, ...)")
@@ -254,6 +268,7 @@ def test_make_loaders_train_loader_shuffles_the_training_split(student):
         for epoch in (1, 2):
             images, labels = _epoch(student, train_loader, "training loader", 16)
             index = _match(images, options)
+            _expect_no_dropped_batch(images, index, len(fake.train_images), 16, "training loader")
             if len(images) != len(fake.train_images) or index is None or \
                     sorted(index.tolist()) != list(range(len(fake.train_images))):
                 fail("one pass over the training loader should give every training image under root once, "
@@ -355,24 +370,49 @@ def test_net_forward_matches_specification_with_same_weights(student):
     got = net(x)
     with torch.no_grad():
         want = twin(x)
-    hint = FORWARD_HINT
-    if isinstance(got, torch.Tensor) and got.shape == want.shape and bool((got >= 0).all()) and \
-            torch.allclose(got.sum(dim=1), torch.ones(len(got)), atol=1e-4):
-        hint = "return the logits of fc2: no softmax at the end (the cross-entropy loss applies it)"
+    if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype == want.dtype:
+        # A normalisation at the end (pytorch/examples ends in log_softmax): say what was seen.
+        for words, normalised in (("softmax", torch.softmax(want, dim=1)), ("log_softmax", torch.log_softmax(want, dim=1))):
+            if not torch.allclose(want, normalised, rtol=1e-4, atol=1e-5) and \
+                    torch.allclose(got, normalised, rtol=1e-4, atol=1e-5):
+                fail(f"Net in evaluation mode returns the {words} of the specified logits, not the logits "
+                     "themselves.", hint=f"return the output of fc2 as it is, without {words} at the end: the "
+                                         "cross-entropy loss applies log-softmax itself")
     expect_tensor(got, want, what="Net in evaluation mode (compared with the specified forward pass, same weights)",
-                  rtol=1e-4, atol=1e-5, hint=hint)
+                  rtol=1e-4, atol=1e-5, hint=FORWARD_HINT)
+
+
+def _observable_weights(student, net: Ref, seed: int) -> bool:
+    """Give the student's ``net`` the reference's initial weights for ``seed``, so that a
+    behaviour check does not depend on the student's own initialisation (weights that make
+    fc1's activations vanish hide any dropout). False when the parameters do not fit."""
+    params = student.worker.parameters(net)
+    if _architecture_problem(params) is not None:
+        return False
+    with torch.random.fork_rng(devices=[]):     # the grader's own random state stays as it was
+        torch.manual_seed(seed)
+        state = {name: value.detach().clone() for name, value in ref.Net().state_dict().items() if name in params}
+    try:
+        net.method("load_state_dict", state, strict=False)
+    except StudentError:
+        return False
+    return True
 
 
 @pytest.mark.task(f"{M}.Net")
 @pytest.mark.weight(2)
 def test_net_dropout_only_in_training_mode(student):
     net = _net(student, seed=5)
+    # With these weights and inputs about half of fc1's ReLU outputs are positive, so
+    # dropout changes the output whenever it is active.
+    known = _observable_weights(student, net, seed=5)
     x = _inputs(8, seed=6)
     net.method("eval")
     first, second = net(x), net(x)
     for out in (first, second):
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (8, 10):
-            fail(f"Net in evaluation mode returned {describe_value(out)}; expected logits of shape [8, 10].")
+            fail(f"Net in evaluation mode returned {describe_value(out)}; expected logits of shape [B, 10].",
+                 detail="a batch of 8 images")
     if not torch.equal(first, second):
         fail("Net in evaluation mode gave different outputs for the same input: dropout must be off in "
              "evaluation mode.", hint="use an nn.Dropout(0.5) attribute, or F.dropout(x, 0.5, training=self.training)")
@@ -380,8 +420,11 @@ def test_net_dropout_only_in_training_mode(student):
     student.worker.seed(7)
     first, second = net(x), net(x)
     if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and torch.equal(first, second):
-        fail("Net in training mode gave the same output twice for the same input: dropout must be active in "
-             "training mode.", hint="apply dropout (p=0.5) after the ReLU of fc1")
+        state = ("with the specified layers holding weights under which fc1's activations are not all zero"
+                 if known else "with its own weights")
+        fail(f"Net in training mode gave the same output twice for the same input ({state}): dropout must be "
+             "active in training mode.", hint="apply dropout (p=0.5) after the ReLU of fc1, e.g. nn.Dropout(0.5) "
+                                              "or F.dropout(x, 0.5, training=self.training)")
 
 
 # -- accuracy_threshold -------------------------------------------------------------------

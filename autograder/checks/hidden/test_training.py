@@ -144,8 +144,11 @@ def _same_parameters(student, remote: Ref, local: nn.Module, rtol: float = 1e-5,
         return a is None and b is None or a is not None and b is not None and a.shape == b.shape and \
             torch.allclose(a.detach(), b.detach(), rtol=rtol, atol=atol)
 
+    def gone(g):   # zero_grad(set_to_none=False) leaves zeros where the default leaves None
+        return None if g is None or not bool(g.detach().any()) else g
+
     got = student.worker.parameters(remote)
-    return all(close(got[n]["value"], p) and (not grads or close(got[n]["grad"], p.grad))
+    return all(close(got[n]["value"], p) and (not grads or close(gone(got[n]["grad"]), gone(p.grad)))
                for n, p in local.named_parameters())
 
 
@@ -278,11 +281,17 @@ def _local_step(net: Net, batch, order: str) -> nn.Module:
 
 _NOT_THIS_BATCH = ("the update did not use this batch's gradients (optimizer.step() ran before "
                    "loss.backward(), or not at all)", "call optimizer.step() after loss.backward(): " + ORDER_HINT)
+_GONE = ("the gradients were zeroed after optimizer.step(), so when train_step returns .grad no longer holds this "
+         "batch's gradient", "zero the gradients once, before loss.backward(), and not after the step: " + ORDER_HINT)
+# Orders (z: zero_grad, b: backward, s: step) a student may have written, each with what the
+# check sees when it happened; the first that reproduces the student's state is named, so an
+# order that two mistakes share gets the words true of both.
 MISTAKES = {
+    "zbsz": _GONE,
     "bs": ("the gradients of an earlier backward pass were added to this batch's", ZERO_GRAD_HINT),
-    "bsz": ("the gradients were zeroed after optimizer.step() instead of before loss.backward(), so the step "
-            "also used gradients left by earlier code, and this batch's gradients are gone afterwards",
-            "zero the gradients before loss.backward(), not after optimizer.step(): " + ORDER_HINT),
+    "bsz": ("the gradients were zeroed after optimizer.step() instead of before loss.backward(): the step also "
+            "used the gradients left by the earlier backward pass, and .grad no longer holds this batch's "
+            "gradient", "zero the gradients before loss.backward(), not after optimizer.step(): " + ORDER_HINT),
     "zsb": _NOT_THIS_BATCH,
     "sb": _NOT_THIS_BATCH,
     "szb": _NOT_THIS_BATCH,

@@ -1,4 +1,5 @@
 # expect-lost: training.train_step
+# expect-message: training.train_step: the step also used the gradients left by the earlier backward pass
 """train_step zeroes the gradients after the step, so gradients left by earlier code are used and the batch's gradients are gone afterwards."""
 
 import torch

@@ -1,5 +1,8 @@
-# expect-lost: devices.get_device
-"""get_device falls back to MPS before CUDA."""
+# expect-lost: none
+"""get_device falls back to MPS before CUDA. No machine has both (MPS is Apple's, and
+torch.accelerator reports one accelerator), so on every machine that exists this returns
+what the handout's order does: right. (It was a planted bug when the checks simulated a
+machine with both, on which correct code asking torch.accelerator looked wrong too.)"""
 
 import numpy as np
 import torch
