@@ -1,4 +1,5 @@
-"""The course's life in nbgrader: release into a course folder, and scores into its gradebook.
+"""The course's life in nbgrader: release into a course folder, scores, comments and
+feedback into it, and its deadlines out of it.
 
 ``autograder release --nbgrader COURSE_DIR`` lays out an nbgrader course::
 
@@ -6,19 +7,34 @@
         nbgrader_config.py                 written only when there is none
         gradebook.db                       the six assignments registered, with their cells
         source/<module>/<module>.ipynb     the source notebooks (solution regions, test cells)
+        exchange/                          nbgrader's exchange (the config points there)
 
 so that ``nbgrader generate_assignment <module>``, run in ``COURSE_DIR``, makes the
-student notebooks in ``release/``. The assignment, the notebook and the nbgrader module
-share one name (``activations/activations.ipynb``).
+student notebooks in ``release/``, and ``release_assignment``, ``fetch_assignment``,
+``submit``, ``collect``, ``release_feedback`` and ``fetch_feedback`` work without a
+system-wide exchange folder. The assignment, the notebook and the nbgrader module share
+one name (``activations/activations.ipynb``).
 
 Each source notebook has one autograded test cell per task (``<module>-check-<task>``,
 ``points`` = the task's points), holding that task's public checks. nbgrader therefore
 knows every assignment's maximum score (100), and ``autograder grade --nbgrader-course``
-(or ``--to-nbgrader``) writes each task's points, as computed by the autograder, as the
-``auto_score`` of that task's grade cell, for each student and assignment, through
-nbgrader's own API (:class:`nbgrader.api.Gradebook`). ``nbgrader export`` and formgrader
-then show them. Grading again replaces them; a score a person entered in formgrader
-(``manual_score``) is left alone, and nbgrader lets it win, as usual.
+(or ``--to-nbgrader``) writes, through nbgrader's own API (:class:`nbgrader.api.Gradebook`),
+for each student and assignment (:func:`write_scores`):
+
+- each task's points as the ``auto_score`` of that task's grade cell;
+- each task's reason (points, failing checks and their messages, as the student's
+  feedback shows them) as the ``auto_comment`` of the task's solution cell, so formgrader
+  shows why;
+- the late penalty our policy computed (``[late]`` of the assignment's config) as the
+  notebook's ``late_submission_penalty``, which ``nbgrader export`` lists;
+- the student's feedback for that assignment (:func:`write_feedback`) in
+  ``COURSE/feedback/<student>/<assignment>/``, where ``nbgrader release_feedback`` finds
+  it and ``nbgrader fetch_feedback`` delivers it.
+
+Grading again replaces all of these; what a person entered in formgrader
+(``manual_score``, ``manual_comment``) is left alone, and nbgrader lets it win, as usual.
+:func:`deadlines` reads the due dates and extensions set in nbgrader (``nbgrader db
+assignment add --duedate``, formgrader) for our late policy.
 
 nbgrader is imported only here, and only when these commands run (it is slow to import).
 """
@@ -26,25 +42,38 @@ nbgrader is imported only here, and only when these commands run (it is slow to 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Mapping
 
 import nbformat
 
 from .course import ASSIGNMENTS, MODULES, assignment_for
 from .errors import AutograderError
 from .release.public_cells import check_grade_id
-from .reports.atomic import atomic_write_text
-from .results import ClassResult
+from .reports.atomic import atomic_write_text, check_plain_name, replace_dir_atomically
+from .results import AssignmentResult, ClassResult, StudentResult
 
-__all__ = ["NbgraderCourse", "find_course", "release_course", "write_scores", "CONFIG_FILE"]
+__all__ = ["NbgraderCourse", "find_course", "release_course", "write_scores", "write_feedback", "deadlines",
+           "task_comment", "CONFIG_FILE", "EXCHANGE_DIR", "FEEDBACK_MARKDOWN"]
 
 CONFIG_FILE = "nbgrader_config.py"
+EXCHANGE_DIR = "exchange"
+FEEDBACK_MARKDOWN = "feedback.md"
 _CONFIG = '''\
 # nbgrader's configuration of this course, written by `autograder release --nbgrader`.
 # Run nbgrader's commands in this folder, e.g. `nbgrader generate_assignment activations`.
+import os
+
 c = get_config()  # noqa: F821 (nbgrader provides get_config)
 c.CourseDirectory.course_id = "{course_id}"
+# nbgrader's exchange (release_assignment, fetch_assignment, submit, collect,
+# release_feedback, fetch_feedback): the exchange/ folder beside this file, so that no
+# system folder (/usr/local/share/nbgrader/exchange) is needed. On a server where students
+# have accounts of their own, point it (and the students' own configuration) at a folder
+# every student can write to instead, e.g. one made with `chmod ugo+rwx`.
+c.Exchange.root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "{exchange}")
 '''
 
 
@@ -57,6 +86,7 @@ class NbgraderCourse:
     course_id: str
     source: Path
     submitted: Path
+    feedback: Path        # where `nbgrader release_feedback` looks: <feedback>/<student>/<assignment>/
 
     folder: Path          # the folder given (where nbgrader_config.py is)
 
@@ -81,7 +111,7 @@ def _settings(folder: Path) -> NbgraderCourse:
             raise AutograderError(f"cannot read {folder / CONFIG_FILE}: {type(exc).__name__}: {exc}") from None
         section = config.get("CourseDirectory", {})
         values = {k: section[k] for k in ("root", "db_url", "course_id", "source_directory",
-                                          "submitted_directory") if isinstance(section.get(k), str)}
+                                          "submitted_directory", "feedback_directory") if isinstance(section.get(k), str)}
     root = (folder / values["root"]).resolve() if values.get("root") else folder.resolve()
     return NbgraderCourse(
         folder=folder,
@@ -90,6 +120,7 @@ def _settings(folder: Path) -> NbgraderCourse:
         course_id=values.get("course_id", ""),
         source=root / values.get("source_directory", "source"),
         submitted=root / values.get("submitted_directory", "submitted"),
+        feedback=root / values.get("feedback_directory", "feedback"),
     )
 
 
@@ -158,7 +189,8 @@ def release_course(folder: Path, root: Path | None = None, course_id: str = "pyt
     """Lay the six source notebooks into the nbgrader course ``folder`` (created if needed).
 
     Writes ``source/<module>/<module>.ipynb`` (each file atomically), an
-    ``nbgrader_config.py`` when there is none, and registers the assignments and their
+    ``nbgrader_config.py`` when there is none (with the ``exchange/`` folder beside it,
+    which it names as nbgrader's exchange), and registers the assignments and their
     cells in the gradebook. Returns the paths written, relative to ``folder``.
     """
     from .release import plan_release
@@ -175,8 +207,9 @@ def release_course(folder: Path, root: Path | None = None, course_id: str = "pyt
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / CONFIG_FILE).exists():
-            atomic_write_text(folder / CONFIG_FILE, _CONFIG.format(course_id=course_id))
+            atomic_write_text(folder / CONFIG_FILE, _CONFIG.format(course_id=course_id, exchange=EXCHANGE_DIR))
             written.append(CONFIG_FILE)
+            (folder / EXCHANGE_DIR).mkdir(exist_ok=True)   # nbgrader refuses an exchange that does not exist
         course = _settings(folder)
         for module, text in notebooks.items():
             target = course.source / module / f"{module}.ipynb"
@@ -261,20 +294,84 @@ def _timestamp(course: NbgraderCourse, student: str, module: str) -> str | None:
     return text or None
 
 
-def write_scores(folder: Path, result: ClassResult) -> int:
-    """Write every graded task's points into the course's gradebook; returns the grades written.
+def _show_hidden() -> dict[str, bool]:
+    from .config import load_course
+
+    return {module: config.show_hidden_inputs for module, config in load_course().items()}
+
+
+def task_comment(assignment: AssignmentResult, task_name: str, show_hidden_inputs: bool = False) -> str:
+    """Why task ``task_name`` of ``assignment`` got its points, for the gradebook's comment:
+    its points, then what the student's feedback says about it (a penalty, the module's
+    failure, each failing check's message once with its count), hidden checks' inputs
+    shown only when ``show_hidden_inputs``. Plain text, deterministic."""
+    from .reports.feedback import NOT_GRADED, feedback_view, format_points
+
+    student = StudentResult(student="-", assignments=(replace(assignment, lateness=None),))
+    view = feedback_view(student, {assignment.assignment: show_hidden_inputs}).assignments[0]
+    task = next(t for t in view.tasks if t.task.split(".", 1)[-1] == task_name)
+    head = f"{assignment.assignment}.{task_name}: {task.points}/{task.max_points} points"
+    if not view.submitted:
+        return f"{head}. {view.messages[0] if view.messages else 'not submitted'}"
+    if not view.graded or task.grader_errors:
+        return f"{head}. {NOT_GRADED}: the grader failed here, not the student's code; grade again."
+    lines = []
+    if task.penalty:
+        lines.append(task.penalty)
+    if task.module_penalty and view.module_penalty:
+        lines.append(view.module_penalty)
+    if view.failure and task.broken:
+        lines.append(f"The module could not be loaded: {view.failure.strip().splitlines()[0]}")
+    for group in task.groups:
+        count = f" ({group.count} checks)" if group.count > 1 else ""
+        lines.append(f"{group.outcome}{count}: {', '.join(group.names)}: {group.message.strip()}")
+    passed = len(task.passed_checks)
+    if not lines:
+        return f"{head}: all {passed} check{'s' if passed != 1 else ''} pass."
+    return "\n".join([f"{head} ({passed} of {task.total_checks} checks pass)."] + [f"- {line}" for line in lines])
+
+
+def _comment_cells(module: str, solution_cells: set[str]) -> dict[str, str]:
+    """Task -> the solution cell its comment goes to: its own (``<module>-<task>``), else the
+    cell of the nearest task before it in the handout's order (``mnist_cnn.accuracy_threshold``
+    is about ``Net``), else the first solution cell."""
+    from .release.notebooks import grade_id
+
+    cells: dict[str, str] = {}
+    previous = None
+    ordered = sorted(solution_cells)
+    for task in assignment_for(module).tasks:
+        own = grade_id(f"{module}-{task}")
+        if own in solution_cells:
+            previous = own
+        cells[task] = own if own in solution_cells else (previous or (ordered[0] if ordered else ""))
+    return cells
+
+
+def write_scores(folder: Path, result: ClassResult, *, feedback: bool = True,
+                 show_hidden_inputs: Mapping[str, bool] | None = None) -> int:
+    """Write every graded task's points and reason into the course's gradebook (and, with
+    ``feedback``, each student's feedback where nbgrader releases it: :func:`write_feedback`);
+    returns the grades written.
 
     Per student and assignment: the student and the submission are created when missing
-    (with the timestamp ``nbgrader collect`` recorded, if any), and each task's grade cell
-    gets ``auto_score`` = the task's points and ``needs_manual_grade = False``. A module
-    that was not submitted gets no submission (nbgrader counts it as zero), but an
-    earlier one of the same student is set to zero, so the gradebook always says what the
-    last grading said.
+    (with the timestamp ``nbgrader collect`` recorded, if any); each task's grade cell
+    gets ``auto_score`` = the task's points and ``needs_manual_grade = False``, and the
+    task's solution cell the ``auto_comment`` of :func:`task_comment`; the notebook's
+    ``late_submission_penalty`` is the late penalty in points (from the assignment's
+    ``lateness``, None when on time or without a due date). An assignment that was not
+    graded (a grader error) gets ``auto_score`` None and ``needs_manual_grade = True``
+    (formgrader lists it to grade), never a zero. A module that was not submitted gets no
+    submission (nbgrader counts it as zero), but an earlier one of the same student is set
+    to zero, so the gradebook always says what the last grading said. ``manual_score``
+    and ``manual_comment`` are never touched. ``show_hidden_inputs``: per module (default:
+    the assignments' configs).
     """
     from nbgrader.api import MissingEntry
 
     course = find_course(folder)
     modules = [m for m in result.assignments if m in MODULES]
+    hidden = dict(show_hidden_inputs) if show_hidden_inputs is not None else _show_hidden()
     written = 0
     with _gradebook(course) as gradebook:
         for module in modules:
@@ -291,15 +388,8 @@ def write_scores(folder: Path, result: ClassResult) -> int:
                             gradebook.find_submission(module, student.student)
                         except MissingEntry:
                             continue
-                    stamp = _timestamp(course, student.student, module)
-                    gradebook.update_or_create_submission(module, student.student,
-                                                          **({"timestamp": stamp} if stamp else {}))
-                    for task in assignment.tasks:
-                        name = task.task.split(".", 1)[1]
-                        grade = gradebook.find_grade(check_grade_id(module, name), module, module, student.student)
-                        grade.auto_score = float(task.points if assignment.submitted else 0.0)
-                        grade.needs_manual_grade = False
-                        written += 1
+                    written += _write_assignment(gradebook, course, student.student, assignment,
+                                                 hidden.get(module, False))
                     gradebook.db.commit()
         except AutograderError:
             raise
@@ -307,4 +397,132 @@ def write_scores(folder: Path, result: ClassResult) -> int:
             gradebook.db.rollback()
             raise AutograderError(f"could not write the scores into the nbgrader gradebook {course.db_url}: "
                                   f"{type(exc).__name__}: {exc}") from None
+    if feedback:
+        write_feedback(folder, result, hidden)
     return written
+
+
+def _write_assignment(gradebook, course: NbgraderCourse, student: str, assignment: AssignmentResult,
+                      show_hidden: bool) -> int:
+    module = assignment.assignment
+    stamp = _timestamp(course, student, module)
+    # nbgrader's add_submission builds its rows while lazy loads run: without no_autoflush,
+    # SQLAlchemy flushes half-built rows and warns (SAWarning "not in session") three times.
+    with gradebook.db.no_autoflush:
+        gradebook.update_or_create_submission(module, student, **({"timestamp": stamp} if stamp else {}))
+    notebook = gradebook.find_submission_notebook(module, module, student)
+    solution_cells = {c.name for c in notebook.notebook.solution_cells}
+    comment_cell = _comment_cells(module, solution_cells)
+    comments: dict[str, list[str]] = {}
+    written = 0
+    for task in assignment.tasks:
+        name = task.task.split(".", 1)[1]
+        grade = gradebook.find_grade(check_grade_id(module, name), module, module, student)
+        if assignment.submitted and not assignment.graded:
+            grade.auto_score, grade.needs_manual_grade = None, True
+        else:
+            grade.auto_score = float(task.points if assignment.submitted else 0.0)
+            grade.needs_manual_grade = False
+        written += 1
+        if comment_cell.get(name):
+            comments.setdefault(comment_cell[name], []).append(task_comment(assignment, name, show_hidden))
+    for cell in solution_cells:
+        comment = gradebook.find_comment(cell, module, module, student)
+        comment.auto_comment = "\n\n".join(comments[cell]) if cell in comments else None
+    late = assignment.lateness
+    notebook.late_submission_penalty = (assignment.penalty_points if late is not None and late.late
+                                        and assignment.submitted else None)
+    return written
+
+
+def _submission_files(course: NbgraderCourse, student: str, module: str) -> tuple[list[str], dict[str, str]] | None:
+    """The notebooks' names and the files ``release_feedback`` needs beside the feedback
+    (``timestamp.txt``, ``submission_secret.txt``, written by ``nbgrader submit`` and
+    ``collect``), or None when the submission lacks them (it did not come through the
+    exchange, so nbgrader could not deliver feedback for it)."""
+    folder = course.submitted / student / module
+    extra = {}
+    for name in ("timestamp.txt", "submission_secret.txt"):
+        path = folder / name
+        if not path.is_file() or path.is_symlink():
+            return None
+        extra[name] = path.read_text(encoding="utf-8", errors="replace")
+    notebooks = sorted(p.stem for p in folder.glob("*.ipynb") if p.is_file()) or [module]
+    return notebooks, extra
+
+
+def write_feedback(folder: Path, result: ClassResult, show_hidden_inputs: Mapping[str, bool] | None = None) -> int:
+    """Write each student's feedback on each submitted assignment of ``result`` where
+    ``nbgrader release_feedback`` takes it from: ``COURSE/feedback/<student>/<assignment>/``
+    (the course's ``feedback_directory``) with ``<notebook>.html`` (the feedback page for
+    that assignment alone, as in the grade command's ``feedback.html``; one per notebook
+    of the submission, named as ``fetch_feedback`` looks it up), ``feedback.md`` (the same
+    in Markdown; nbgrader releases HTML only), and the submission's ``timestamp.txt`` and
+    ``submission_secret.txt``. Each folder is replaced as a whole. Submissions that did
+    not come through nbgrader's exchange (no ``submission_secret.txt``) are skipped:
+    nbgrader could not deliver their feedback. Returns the folders written.
+    """
+    from .reports.feedback import student_feedback_html, student_feedback_markdown
+
+    course = find_course(folder)
+    hidden = dict(show_hidden_inputs) if show_hidden_inputs is not None else _show_hidden()
+    written = 0
+    for student in result.students:
+        for assignment in student.assignments:
+            module = assignment.assignment
+            if module not in MODULES or not assignment.submitted:
+                continue
+            found = _submission_files(course, student.student, module)
+            if found is None:
+                continue
+            notebooks, extra = found
+            one = replace(student, assignments=(assignment,))
+            page = student_feedback_html(one, hidden)
+            files = {f"{name}.html": page for name in notebooks}
+            files[FEEDBACK_MARKDOWN] = student_feedback_markdown(one, hidden)
+            files.update(extra)
+            target = course.feedback / check_plain_name(student.student, "student id") / module
+            try:
+                replace_dir_atomically(target, files)
+            except (OSError, ValueError) as exc:
+                raise AutograderError(f"cannot write the feedback of {student.student!r} into {target}: {exc}") from None
+            written += 1
+    return written
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """nbgrader stores naive UTC times."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def deadlines(course_dir: Path) -> tuple[dict[str, datetime | None], dict[tuple[str, str], datetime]]:
+    """The due dates and extensions set in the course's nbgrader gradebook.
+
+    Returns ``(due, extensions)``: ``due[assignment]`` is the assignment's ``duedate``
+    (timezone-aware, UTC; None when it has none), for every assignment in the gradebook;
+    ``extensions[(student, assignment)]`` is that student's extended due date (the due
+    date plus the submission's ``extension``; only where both are set). A course without
+    a gradebook has none of either (nothing is created). ``AutograderError`` when the
+    folder is no course or its gradebook cannot be read.
+    """
+    course = find_course(Path(course_dir))
+    if course.db_url.startswith("sqlite:///") and not Path(course.db_url[len("sqlite:///"):]).is_file():
+        return {}, {}
+    due: dict[str, datetime | None] = {}
+    extensions: dict[tuple[str, str], datetime] = {}
+    with _gradebook(course) as gradebook:
+        try:
+            for assignment in gradebook.assignments:
+                due[assignment.name] = _aware(assignment.duedate)
+                if assignment.duedate is None:
+                    continue
+                for submission in assignment.submissions:
+                    if submission.extension is not None:
+                        extensions[submission.student.id, assignment.name] = _aware(
+                            assignment.duedate + submission.extension)
+        except Exception as exc:
+            raise AutograderError(f"cannot read the due dates of the nbgrader gradebook {course.db_url}: "
+                                  f"{type(exc).__name__}: {exc}") from None
+    return due, extensions
