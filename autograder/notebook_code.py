@@ -568,8 +568,29 @@ def annotate(result: AssignmentResult, extraction: Extraction | None, unreadable
     def told(text: str) -> str:
         return remap_lines(text.replace(f"{module}.py uses ", f"{module}.ipynb uses "), extraction)
 
+    def check_told(check):
+        # A traceback or a module failure names the extracted module's lines: name the cells.
+        text = remap_traceback(check.message, module, extraction)
+        return replace(check, message=text) if text != check.message else check
+
     return replace(
         result, source=f"{module}.ipynb",
         messages=(*notes, *extraction.messages, *(told(m) for m in result.messages)),
-        tasks=tuple(replace(t, penalty=told(t.penalty)) if t.penalty else t for t in result.tasks),
+        tasks=tuple(replace(t, penalty=told(t.penalty) if t.penalty else t.penalty,
+                            checks=tuple(check_told(c) for c in t.checks)) for t in result.tasks),
     )
+
+
+def remap_traceback(text: str, module: str, extraction: Extraction) -> str:
+    """``File "<module>.py", line N`` and ``(line N)`` in a message as the notebook's cell and
+    line; a module failure ("<module>.py could not be imported") names the notebook."""
+    def frame(match: re.Match) -> str:
+        number = int(match.group(1))
+        where = extraction.lines[number - 1] if 0 < number <= len(extraction.lines) else None
+        return f'File "{module}.ipynb", cell {where[0]}, line {where[1]}' if where else match.group(0)
+
+    text = re.sub(r'File "' + re.escape(module) + r'\.py", line (\d+)', frame, text)
+    prefix = f"{module}.py could not be imported"
+    if text.startswith(prefix):
+        text = f"{module}.ipynb could not be imported" + remap_lines(text[len(prefix):], extraction)
+    return text

@@ -1,23 +1,39 @@
 """``autograder check FILE``: a student checks one module with its public checks, locally.
 
-``FILE`` is ``<module>.py`` or ``<module>.ipynb`` (``activations.ipynb``). A notebook is
-read exactly as the grader reads it (:mod:`autograder.notebook_code`: definitions only,
-unless the assignment says ``execute_notebook = true``), so what is checked here is
-what will be graded. The public checks are the assignment's ``public_checks.py``, the
-same file as ``tests/test_<module>.py`` in the starter folder, run by plain pytest.
+``FILE`` is ``<module>.py`` or ``<module>.ipynb`` (``activations.ipynb``). What is checked
+here is what will be graded, judged by the same rules:
+
+- a notebook is read exactly as the grader reads it (:mod:`autograder.notebook_code`:
+  definitions only, unless the assignment says ``execute_notebook = true``);
+- the same static rules (:func:`autograder.rules.static_penalties`): a forbidden call
+  (``not_allowed``) fails its task, an escape hatch fails the whole module, as the grader
+  would score them zero;
+- the same module-level checks before anything runs (:mod:`autograder.checks.loading`:
+  an encoding that is not UTF-8, a syntax error with its caret);
+- the public checks (the assignment's ``public_checks.py``, the same file as
+  ``tests/test_<module>.py`` in the starter folder) run through the grader's pytest
+  plugin (:class:`autograder.checks.plugin.GradingPlugin`) into the grader's result model
+  (:class:`~autograder.results.CheckResult`, :func:`autograder.scoring.assignment_result`),
+  and are rendered with the feedback's grouping (one module failure said once, identical
+  messages once with a count);
+- the same time limits by default: the assignment's ``call_timeout_s`` for the import and
+  for each check (``--timeout`` overrides it, as it does for ``grade``), and its
+  ``submission_timeout_s`` for the whole module.
 
 This runs the student's own code on the student's own machine, so there is no sandbox;
-but it runs in a child process with a time limit, so a file that hangs (an endless loop,
-a training run at import) cannot hang the command. The answer is grouped by task: what
-passes, what fails and why, and how to read the messages.
+it runs in a child process: a check that hangs past its limit (or crashes the process)
+fails with that message, the child is started again, and the other checks still run.
+An exception in the student's code is shown with its ``file:line`` (the notebook's cell
+and line for a notebook).
 
-Exit codes: 0 every public check passes, 1 some fail (or the checks could not run:
-the module does not import, or time ran out), 2 bad input (missing file, a name that is
-no module of the course, a notebook that cannot be read).
+Exit codes: 0 every public check passes and no rule is broken, 1 otherwise (or the checks
+could not run), 2 bad input (missing file, a name that is no module of the course, a
+notebook that cannot be read, a limit that is not positive).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -25,57 +41,66 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from .config import load_course
 from .course import MODULES, assignment_for, project_root
 from .errors import AutograderError
 from .notebook_code import Extraction, NotebookError, extract, load_reference
-from .release.public_cells import assign_checks
+from .results import AssignmentResult, CheckResult, Outcome, Visibility
 
-__all__ = ["CheckLine", "StudentCheck", "check_file", "render", "DEFAULT_TIMEOUT_S"]
+__all__ = ["StudentCheck", "check_file", "render", "DEFAULT_TIMEOUT_S", "exit_code"]
 
-DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_TIMEOUT_S: float | None = None     # None: the assignment's call_timeout_s, as when grading
+STARTUP_TIMEOUT_S = 180.0                  # the child's own start-up (importing torch), not the student's
 HOW_TO_READ = """\
 How to read this: each task shows how many of its public checks pass. Under a task that
 fails, each failing check is named (it is a function in tests/test_{module}.py of your
 starter folder, or a cell at the end of the released notebook), followed by its message:
-what it expected, what your code returned, and often a hint. NotImplementedError means
-the function is not written yet; NameError or AttributeError that it is missing or
-misnamed. Passing every public check is a good sign, not a guarantee: the grader runs
-more, hidden, checks on the same tasks (other inputs, gradients, forbidden functions)."""
-
-
-@dataclass(frozen=True)
-class CheckLine:
-    """One public check (one case of a parametrized check)."""
-
-    name: str
-    task: str | None          # "activations.sigmoid", or None when it belongs to no task
-    outcome: str              # "passed", "failed" or "skipped"
-    message: str = ""
+what it expected, what your code returned, and often a hint; checks that failed the same
+way are shown once, with their count. NotImplementedError means the function is not
+written yet; NameError or AttributeError that it is missing or misnamed. A RULE line is a
+rule of the grader (a function this task may not use): the grader scores that task zero.
+Passing every public check is a good sign, not a guarantee: the grader runs more, hidden,
+checks on the same tasks (other inputs, gradients)."""
 
 
 @dataclass(frozen=True)
 class StudentCheck:
-    """What ``autograder check`` found."""
+    """What ``autograder check`` found: the module's result in the grader's model.
+
+    ``result.tasks[*].points`` are not a grade (public checks only); ``penalties`` are
+    what the grader's static rules will zero.
+    """
 
     file: Path
     module: str
-    checks: tuple[CheckLine, ...] = ()
+    result: AssignmentResult
     messages: tuple[str, ...] = ()        # about the notebook: cells left out, metadata
-    problem: str | None = None            # the checks could not run (import failed, timeout)
+    call_timeout_s: float = 10.0
     duration_s: float = field(default=0.0, compare=False)
 
     @property
+    def checks(self) -> tuple[CheckResult, ...]:
+        return tuple(c for t in self.result.tasks for c in t.checks)
+
+    @property
     def passed(self) -> bool:
-        return self.problem is None and bool(self.checks) and all(c.outcome != "failed" for c in self.checks)
+        tasks = self.result.tasks
+        return bool(self.checks) and all(c.passed for c in self.checks) and all(
+            t.penalty is None or t.penalty == "no checks ran for this task" and not t.checks for t in tasks)
 
     @property
     def exit_code(self) -> int:
         return 0 if self.passed else 1
+
+
+def exit_code(result: StudentCheck) -> int:
+    """0 when every public check passes and no static rule is broken, else 1."""
+    return result.exit_code
 
 
 def _module_of(path: Path) -> str:
@@ -86,74 +111,34 @@ def _module_of(path: Path) -> str:
     if path.suffix not in (".py", ".ipynb"):
         raise AutograderError(f"{path.name} is neither a .py file nor a notebook (.ipynb)")
     if path.stem not in MODULES:
-        raise AutograderError(f"{path.name} is not a module of this course: the file must be named after its "
-                              f"assignment, one of {', '.join(m + path.suffix for m in MODULES)}")
+        from .submissions import near_miss_module
+
+        meant = near_miss_module(path.name)
+        hint = f" (did you mean {meant}{path.suffix}? the grader only takes that exact name)" if meant else ""
+        raise AutograderError(f"{path.name} is not a module of this course{hint}: the file must be named after "
+                              f"its assignment, one of {', '.join(m + path.suffix for m in MODULES)}")
     return path.stem
 
 
-def _short(text: str, limit: int = 700) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+# -- the parent: prepare, run the child (again after a hang or crash), assemble -----------
 
+def check_file(path: Path, timeout_s: float | None = DEFAULT_TIMEOUT_S, root: Path | None = None) -> StudentCheck:
+    """Run the public checks of ``path``'s module against it, judged as the grader judges.
 
-def _failure_message(element: ElementTree.Element) -> str:
-    """The useful part of a junit failure: the assertion's message, without pytest's
-    re-evaluation of the expression; else the ``E`` lines of the traceback."""
-    message = element.get("message") or ""
-    if message:
-        message = message.split("\nassert ")[0].split("\n +  where")[0]
-        return _short(message)
-    lines = [line[1:].strip() for line in (element.text or "").splitlines() if line.startswith("E ")]
-    if lines:
-        return _short("\n".join(lines))
-    text = (element.text or "").strip().splitlines()
-    return _short(text[-1]) if text else ""
-
-
-def _import_problem(text: str, name: str) -> str:
-    lines = [line[1:].rstrip() for line in text.splitlines() if line.startswith("E ")]
-    detail = "\n".join(l.strip() for l in lines[-8:]) if lines else _short(text, 400)
-    return f"{name} could not be imported, so no check could run:\n{_short(detail, 1200)}"
-
-
-def _parse(xml_path: Path, module: str, where: dict, name: str) -> tuple[list[CheckLine], str | None]:
-    root = ElementTree.parse(xml_path).getroot()
-    lines: list[CheckLine] = []
-    seen: dict[str, int] = {}
-    for case in root.iter("testcase"):
-        test = case.get("name", "")
-        error = case.find("error")
-        if error is not None and (not case.get("classname") or error.get("message", "").startswith("collection")):
-            return [], _import_problem(error.text or error.get("message", ""), name)
-        function = test.split("[", 1)[0]
-        index = seen.get(function, 0)
-        seen[function] = index + 1
-        homes = where.get(function, [])
-        task = None
-        for home in homes:
-            if home.cases is None or index in home.cases:
-                task = home.task
-                break
-        task_id = f"{module}.{task}" if task else None
-        failure = case.find("failure")
-        if failure is None:
-            failure = error
-        if case.find("skipped") is not None:
-            lines.append(CheckLine(test, task_id, "skipped", case.find("skipped").get("message", "")))
-        elif failure is not None:
-            lines.append(CheckLine(test, task_id, "failed", _failure_message(failure)))
-        else:
-            lines.append(CheckLine(test, task_id, "passed"))
-    return lines, None
-
-
-def check_file(path: Path, timeout_s: float = DEFAULT_TIMEOUT_S, root: Path | None = None) -> StudentCheck:
-    """Run the public checks of ``path``'s module against it, in a child process.
-
+    ``timeout_s``: the limit of the import and of each check (default: the assignment's
+    ``call_timeout_s``); the whole run is limited to its ``submission_timeout_s``.
     Raises ``AutograderError`` for bad input (the CLI's exit 2).
     """
+    from .release.public_cells import assign_checks
+    from .rules import static_penalties
+    from .scoring import assignment_result
+
     module = _module_of(path)
+    if timeout_s is not None and not timeout_s > 0:
+        raise AutograderError(f"the time limit must be a positive number of seconds (got {timeout_s:g})")
     root = root or project_root()
+    config = load_course(root)[module]
+    call_timeout = float(timeout_s) if timeout_s is not None else float(config.call_timeout_s)
     checks_path = root / "assignments" / assignment_for(module).folder / "public_checks.py"
     try:
         checks_text = checks_path.read_text(encoding="utf-8")
@@ -163,7 +148,6 @@ def check_file(path: Path, timeout_s: float = DEFAULT_TIMEOUT_S, root: Path | No
     messages: tuple[str, ...] = ()
     extraction = None
     if path.suffix == ".ipynb":
-        config = load_course(root)[module]
         try:
             extraction = extract(data, module, execute=config.execute_notebook,
                                  reference=load_reference(module, root), name=path.name,
@@ -171,49 +155,164 @@ def check_file(path: Path, timeout_s: float = DEFAULT_TIMEOUT_S, root: Path | No
         except NotebookError as exc:
             raise AutograderError(str(exc)) from None
         data, messages = extraction.source.encode("utf-8"), extraction.messages
-    where = assign_checks(module, checks_text)
+    homes = {name: [(h.task, list(h.cases) if h.cases is not None else None) for h in where]
+             for name, where in assign_checks(module, checks_text).items()}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autograder-check-") as tmp:
         folder = Path(tmp)
-        tell = _teller(str(folder / f"{module}.py"), path, extraction)
         (folder / f"{module}.py").write_bytes(data)
         (folder / f"test_{module}.py").write_text(checks_text, encoding="utf-8")
         (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-        report = folder / "report.xml"
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(folder / "pytest.ini"),
-                   "--rootdir", str(folder), f"--junitxml={report}", "-o", "junit_family=xunit1",
-                   "--tb=short", "-W", "ignore::DeprecationWarning", f"test_{module}.py"]
-        # the student's own helper modules, next to the file, stay importable (after the copy)
-        pythonpath = os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(path.parent.resolve())) if p)
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": pythonpath}
-        process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        spec = {"module": module, "file": path.name, "folder": str(folder), "helpers": str(path.parent.resolve()),
+                "call_timeout_s": call_timeout, "homes": homes, "results": str(folder / "results.jsonl")}
+        checks = _run_child(spec, folder, float(config.submission_timeout_s), started)
+    tell = _teller(str(folder / f"{module}.py"), path, extraction)
+    checks = [replace(c, message=tell(c.message)) for c in checks]
+    points = {name: task.points for name, task in config.tasks.items()}
+    task_ids = assignment_for(module).task_ids
+    verdict = static_penalties(module, data, config)
+    penalties = {t: tell(p) for t, p in verdict.penalties.items()}
+    result = assignment_result(module, points, task_ids, checks, penalties,
+                               messages=[tell(m) for m in verdict.messages], source=path.name)
+    return StudentCheck(path, module, result, messages, call_timeout, time.perf_counter() - started)
+
+
+def _read_events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
-            output, _ = process.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.communicate()
-            problem = (f"the checks did not finish within {timeout_s:g} s, so they were stopped: does {path.name} "
-                       "run something long when it is imported (a training loop, an endless loop, input()), or "
-                       "does one of your functions never return? (--timeout sets the limit)")
-            return StudentCheck(path, module, messages=messages, problem=problem,
-                                duration_s=time.perf_counter() - started)
-        duration = time.perf_counter() - started
-        if not report.is_file():
-            tail = output.decode("utf-8", "replace").strip().splitlines()[-15:]
-            return StudentCheck(path, module, messages=messages, duration_s=duration,
-                                problem=tell("the checks could not run:\n" + "\n".join(tail)))
-        lines, problem = _parse(report, module, where, path.name)
-    lines = [CheckLine(c.name, c.task, c.outcome, tell(c.message)) for c in lines]
-    return StudentCheck(path, module, tuple(lines), messages, tell(problem) if problem else None, duration)
+            events.append(json.loads(line))
+        except ValueError:
+            continue     # a line cut short by a crash
+    return events
+
+
+def _check_from(event: dict) -> CheckResult:
+    return CheckResult(name=event["name"], task=event["task"], outcome=Outcome(event["outcome"]),
+                       weight=float(event.get("weight", 1.0)), visibility=Visibility.PUBLIC,
+                       message=event.get("message", ""), detail=event.get("detail", ""),
+                       duration_s=float(event.get("duration_s", 0.0)))
+
+
+def _run_child(spec: dict, folder: Path, module_timeout_s: float, started: float) -> list[CheckResult]:
+    """Run the child until every check has a result, restarting it after a hang or a crash."""
+    from .checks import loading
+
+    results: dict[str, CheckResult] = {}
+    failure: CheckResult | None = None
+    events_path = Path(spec["results"])
+    call = float(spec["call_timeout_s"])
+    deadline = started + module_timeout_s
+    for _attempt in range(1000):        # each attempt finishes at least one check, or stops
+        spec["skip"] = sorted(results)
+        (folder / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+        events_path.unlink(missing_ok=True)
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        process = subprocess.Popen([sys.executable, "-m", "autograder.student_check", str(folder / "spec.json")],
+                                   cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        # The child enforces the limits itself (an alarm per check); this is the backstop
+        # for code the alarm cannot interrupt (a long call into C, an except: that
+        # swallows it): no sign of progress for the limit and a grace period.
+        killed = None
+        last_progress = time.monotonic()
+        seen = 0
+        while process.poll() is None:
+            time.sleep(0.05)
+            events = _read_events(events_path)
+            if len(events) != seen:
+                seen, last_progress = len(events), time.monotonic()
+                if seen and events[0]["event"] == "ready" and seen == 1:
+                    # the student's time starts now (imports of torch & co. are not counted)
+                    deadline = max(deadline, time.perf_counter() + module_timeout_s) if _attempt == 0 else deadline
+            now = time.monotonic()
+            if not seen:
+                if now - last_progress > STARTUP_TIMEOUT_S:
+                    _kill(process)
+                    raise AutograderError(f"the checks could not start within {STARTUP_TIMEOUT_S:g} s "
+                                          "(importing torch); is this machine very busy?")
+                continue
+            if time.perf_counter() >= deadline:
+                killed = "module"
+            elif now - last_progress > call + 5.0:
+                killed = "call"
+            if killed:
+                _kill(process)
+                break
+        output = process.communicate()[0].decode("utf-8", "replace")
+        events = _read_events(events_path)
+        running = None
+        for event in events:
+            if event["event"] == "failure":
+                failure = CheckResult(name="import", task="", outcome=Outcome.ERROR, visibility=Visibility.PUBLIC,
+                                      message=event["message"])
+            elif event["event"] == "start":
+                running = event
+            elif event["event"] == "result":
+                results[event["nodeid"]] = _check_from(event)
+                running = None
+        if failure is not None:
+            return _fail_all(spec, failure.message)
+        if events and events[-1]["event"] == "done":
+            return list(results.values())
+        file = spec["file"]
+        if running is None and not any(e["event"] == "imported" for e in events):
+            if killed:
+                limit = module_timeout_s if killed == "module" else call
+                message = loading.import_timeout(file, limit).message
+            else:
+                message = loading.import_crash(file, _exit_text(process.returncode, output)).message
+            return _fail_all(spec, message)
+        if running is None:
+            # the child stopped between checks: pytest itself failed; say what it printed
+            tail = "\n".join(output.strip().splitlines()[-15:])
+            raise AutograderError(f"the public checks could not run:\n{tail}")
+        if killed == "module":
+            why = f"the checks did not finish within {module_timeout_s:g} s for the whole module, so they were stopped"
+        elif killed:
+            why = f"Your code did not finish within {call:g} s (an infinite loop?)"
+        else:
+            why = ("Your code crashed the Python process running it (sys.exit/os._exit, a signal, a segmentation "
+                   f"fault or running out of memory): {_exit_text(process.returncode, output)}")
+        results[running["nodeid"]] = CheckResult(name=running["name"], task=running["task"], outcome=Outcome.ERROR,
+                                                 visibility=Visibility.PUBLIC, message=why)
+        if killed == "module":
+            return list(results.values())
+    return list(results.values())
+
+
+def _fail_all(spec: dict, message: str) -> list[CheckResult]:
+    """Every public check, broken by one module failure (as the grader reports it)."""
+    checks = []
+    for name, homes in sorted(spec["homes"].items()):
+        for task, _cases in homes:
+            if task is not None:
+                checks.append(CheckResult(name=name, task=f"{spec['module']}.{task}", outcome=Outcome.ERROR,
+                                          visibility=Visibility.PUBLIC, message=message))
+    return checks
+
+
+def _exit_text(code: int | None, output: str) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _kill(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _teller(copied: str, path: Path, extraction: Extraction | None):
     """Messages name the student's file (and the notebook's cell), not the temporary copy."""
-    pattern = re.compile(re.escape(copied) + r'", line (\d+)')
+    pattern = re.compile(r'(?:' + re.escape(copied) + r'|\b' + re.escape(Path(copied).name) + r')", line (\d+)')
 
     def tell(text: str) -> str:
         def where(match: re.Match) -> str:
@@ -223,46 +322,268 @@ def _teller(copied: str, path: Path, extraction: Extraction | None):
                 return f'{path.name}", cell {cell}, line {line}'
             return f'{path.name}", line {number}'
 
-        return pattern.sub(where, text).replace(copied, path.name)
+        text = pattern.sub(where, text).replace(copied, path.name)
+        if extraction is not None:
+            from .notebook_code import remap_lines
+
+            text = remap_lines(text, extraction).replace(f"{Path(copied).name} ", f"{path.name} ")
+        return text
 
     return tell
 
 
+# -- rendering ----------------------------------------------------------------------------
+
 def render(result: StudentCheck) -> str:
-    """The answer printed to the student."""
-    total = len([c for c in result.checks if c.outcome != "skipped"])
-    passed = len([c for c in result.checks if c.outcome == "passed"])
-    out = [f"Checking {result.file.name} with the public checks of {result.module} ({result.duration_s:.1f} s)", ""]
+    """The answer printed to the student: one block per task, the root cause first."""
+    from .reports.feedback import feedback_view
+    from .results import StudentResult
+
+    view = feedback_view(StudentResult("you", (result.result,)), {result.module: True}).assignments[0]
+    checks = result.checks
+    passed = sum(1 for c in checks if c.passed)
+    out = [f"Checking {result.file.name} with the public checks of {result.module} ({result.duration_s:.1f} s, "
+           f"{result.call_timeout_s:g} s per check, as when grading)", ""]
     if result.messages:
         out.append(f"About {result.file.name} (it is read as the grader reads it):")
         out += [f"  - {m}" for m in result.messages]
         out.append("")
-    if result.problem is not None:
-        out += ["PROBLEM: " + result.problem.replace("\n", "\n    "), ""]
-    else:
-        tasks = [f"{result.module}.{t}" for t in assignment_for(result.module).tasks]
-        width = max(len(t) for t in tasks) + 2
-        for task in tasks + [None]:
-            mine = [c for c in result.checks if c.task == task]
-            if task is None and not mine:
-                continue
-            label = task or "(checks of no single task)"
-            ran = [c for c in mine if c.outcome != "skipped"]
-            ok = [c for c in ran if c.outcome == "passed"]
-            if not mine:
-                out.append(f"  ----  {label:<{width}}no public check (only the grader checks it)")
-                continue
-            status = "PASS" if len(ok) == len(ran) else "FAIL"
-            skipped = len(mine) - len(ran)
-            extra = f", {skipped} skipped" if skipped else ""
-            out.append(f"  {status}  {label:<{width}}{len(ok)} of {len(ran)} checks pass{extra}")
-            for check in mine:
-                if check.outcome == "failed":
-                    out.append(f"          FAIL {check.name}")
-                    out += [f"               {line}" for line in check.message.splitlines()]
+    if view.module_penalty:
+        out += [f"RULE: {view.module_penalty}", "    the grader scores every task of this module zero.", ""]
+    if view.failure:
+        out += ["PROBLEM: " + view.failure.replace("\n", "\n    "), ""]
+        out.append(f"{view.broken} public checks could not run because of it.")
         out.append("")
-        verdict = ("all of them pass" if passed == total and total else f"{total - passed} fail")
-        out.append(f"{passed} of {total} public checks pass: {verdict}.")
-        out.append("")
+    tasks = {t.task: t for t in view.tasks}
+    width = max(len(t) for t in tasks) + 2
+    for task_id, task in tasks.items():
+        if task.module_penalty:
+            out.append(f"  RULE  {task_id:<{width}}scores zero (see RULE above)")
+            continue
+        ran = task.total_checks
+        ok = max(0, ran - sum(g.count for g in task.groups) - task.broken - task.grader_errors)
+        rule = task.penalty is not None and task.penalty != "no checks ran for this task"
+        if rule:
+            out.append(f"  FAIL  {task_id:<{width}}RULE: {task.penalty}: the grader scores this task zero")
+        if not ran:
+            if task.penalty == "no checks ran for this task" or task.penalty is None:
+                out.append(f"  ----  {task_id:<{width}}no public check (only the grader checks it)")
+            continue
+        if view.failure and task.broken == ran:
+            out.append(f"  FAIL  {task_id:<{width}}0 of {ran} checks pass (could not run, see PROBLEM)")
+            continue
+        status = "PASS" if ok == ran else "FAIL"
+        if rule:
+            out.append(f"        {'':<{width}}and {ok} of {ran} public checks pass")
+        else:
+            out.append(f"  {status}  {task_id:<{width}}{ok} of {ran} checks pass")
+        for group in task.groups:
+            names = ", ".join(group.names)
+            prefix = f"FAIL {names}" if group.count == 1 else f"FAIL {names} ({group.count} checks, same failure)"
+            out.append(f"          {prefix}")
+            out += [f"               {line}" for line in group.message.splitlines()]
+    out.append("")
+    total = len(checks)
+    rules = [t for t in view.tasks if t.module_penalty or (t.penalty and t.penalty != "no checks ran for this task")]
+    verdict = "all of them pass" if passed == total and total else f"{total - passed} fail"
+    broken_rules = (f"{len(rules)} task breaks" if len(rules) == 1 else f"{len(rules)} tasks break") + \
+        " a rule of the grader and will score zero"
+    out.append(f"{passed} of {total} public checks pass: {verdict}" + (f"; but {broken_rules}." if rules else "."))
+    out.append("")
     out.append(HOW_TO_READ.format(module=result.module))
     return "\n".join(out)
+
+
+# -- the child: import the module, run the checks through the grader's plugin ----------------
+
+class _Timeout(BaseException):
+    """The alarm went off: the student's code ran past the limit (a BaseException, so that
+    an ``except Exception`` in student code does not swallow it)."""
+
+
+def _on_alarm(signum, frame):
+    raise _Timeout()
+
+
+def _student_frames(exc: BaseException, folder: str, file: str) -> str:
+    """The traceback's frames in the student's files, as ``File "x.py", line N, in f``."""
+    prefix = folder.rstrip("/") + "/"
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        name = frame.filename
+        if name.startswith(prefix) and not Path(name).name.startswith("test_"):
+            frames.append(f'  File "{name[len(prefix):]}", line {frame.lineno}, in {frame.name}\n'
+                          f"    {(frame.line or '').strip()}")
+    return "\n".join(frames[-8:])
+
+
+def _check_frame(exc: BaseException) -> str:
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if Path(frame.filename).name.startswith("test_"):
+            return f"the check {frame.name}, line {frame.lineno} of tests/{Path(frame.filename).name}"
+    return "the check"
+
+
+def _child_main(spec_path: str) -> None:
+    import importlib
+
+    import pytest
+
+    from .checks import loading
+    from .checks.plugin import GradingContext, GradingPlugin, UNUSED_PLUGINS
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    module, file, folder = spec["module"], spec["file"], spec["folder"]
+    limit = float(spec["call_timeout_s"])
+    events = open(spec["results"], "a", encoding="utf-8")
+
+    def emit(**event: Any) -> None:
+        events.write(json.dumps(event) + "\n")
+        events.flush()
+
+    # What the grader's zygote preloads is not part of a submission's time either.
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+    import torchvision  # noqa: F401
+
+    emit(event="ready")
+    signal.signal(signal.SIGALRM, _on_alarm)
+    sys.path[:0] = [folder]
+    if spec["helpers"] not in sys.path:
+        sys.path.append(spec["helpers"])    # the student's own helper modules, next to the file
+    source = (Path(folder) / f"{module}.py").read_bytes()
+    problem = loading.source_problem(file, source)
+    if problem is not None:
+        emit(event="failure", message=problem.message)
+        return
+    emit(event="import")
+    try:
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        try:
+            importlib.import_module(module)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Timeout:
+        emit(event="failure", message=loading.import_timeout(file, limit).message)
+        return
+    except BaseException as exc:     # SystemExit too: the module must import
+        mro = tuple(k.__name__ for k in type(exc).__mro__)
+        emit(event="failure", message=loading.import_exception(
+            file, type(exc).__name__, str(exc), _student_frames(exc, folder, file), mro).message)
+        return
+    _stand_in_for_missing(importlib.import_module(module), module, file,
+                          (Path(folder) / f"test_{module}.py").read_text(encoding="utf-8"))
+    emit(event="imported")
+
+    class PublicPlugin(GradingPlugin):
+        """The grader's plugin, for public checks run in this process: the task of a check
+        comes from the release's assignment of checks to tasks, time is limited by an
+        alarm, and each result is written out at once (the parent reads them)."""
+
+        def __init__(self):
+            super().__init__(GradingContext(configs={}), student=None)   # type: ignore[arg-type]
+            self._index: dict[str, int] = {}
+            self._tasks: dict[str, str | None] = {}
+
+        def pytest_collection_modifyitems(self, items):
+            seen: dict[str, int] = {}
+            keep = []
+            for item in items:
+                function = getattr(item, "originalname", item.name.split("[")[0])
+                index = seen.get(function, 0)
+                seen[function] = index + 1
+                task = None
+                for home_task, cases in spec["homes"].get(function, []):
+                    if cases is None or index in cases:
+                        task = home_task
+                        break
+                self._tasks[item.nodeid] = f"{module}.{task}" if task else None
+                if item.nodeid not in spec["skip"]:
+                    keep.append(item)
+            items[:] = keep
+
+        def pytest_runtest_setup(self, item):
+            emit(event="start", nodeid=item.nodeid, name=item.name, task=self._tasks.get(item.nodeid) or "")
+            self._started[item.nodeid] = time.perf_counter()
+            signal.setitimer(signal.ITIMER_REAL, limit)
+
+        def pytest_runtest_call(self, item):
+            return None
+
+        def pytest_runtest_teardown(self, item):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+        def _record(self, item, call, exc):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if call.when == "teardown" and item.nodeid in self._recorded:
+                return
+            self._recorded.add(item.nodeid)
+            outcome, message = _public_verdict(exc, folder, file, limit)
+            task = self._tasks.get(item.nodeid)
+            result = CheckResult(name=item.name, task=task or f"{module}.", outcome=outcome,
+                                 visibility=Visibility.PUBLIC, message=message,
+                                 duration_s=round(time.perf_counter() - self._started.get(item.nodeid, 0.0), 3))
+            self.results.append(result)
+            emit(event="result", nodeid=item.nodeid, name=result.name, task=result.task,
+                 outcome=result.outcome.value, message=result.message, duration_s=result.duration_s)
+
+    plugin = PublicPlugin()
+    args = [f"test_{module}.py", "-c", str(Path(folder) / "pytest.ini"), "--rootdir", folder, "-q", "-s",
+            "--disable-plugin-autoload", "-W", "ignore::DeprecationWarning"]
+    for name in UNUSED_PLUGINS:
+        if name != "terminal":
+            args += ["-p", f"no:{name}"]
+    code = pytest.main(args, plugins=[plugin])
+    if plugin.collection_errors:
+        raise SystemExit(f"pytest could not collect the checks: {plugin.collection_errors[0][1][-2000:]}")
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+        raise SystemExit(f"pytest stopped with {code!r}")
+    emit(event="done")
+
+
+class _Missing(Exception):
+    """A name the public checks import is not defined by the student's module."""
+
+
+def _stand_in_for_missing(student: Any, module: str, file: str, checks_text: str) -> None:
+    """Define a stand-in for each name the checks import from ``module`` that it lacks, so
+    that only the checks using it fail (as when grading), not the whole file's collection."""
+    import ast
+
+    wanted = [alias.name for node in ast.walk(ast.parse(checks_text))
+              if isinstance(node, ast.ImportFrom) and node.module == module and not node.level
+              for alias in node.names]
+    for name in wanted:
+        if name == "*" or hasattr(student, name):
+            continue
+
+        def missing(*args: Any, _name: str = name, **kwargs: Any) -> Any:
+            raise _Missing(f"{file} defines no {_name}: is it missing, misspelled, or inside another function?")
+
+        setattr(student, name, missing)
+
+
+def _public_verdict(exc: BaseException | None, folder: str, file: str, limit: float) -> tuple[Outcome, str]:
+    """A public check's outcome and message, as the grader tells them (``file:line`` of the
+    student's code for its exceptions)."""
+    if exc is None:
+        return Outcome.PASSED, ""
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        return _public_verdict(exc.exceptions[0], folder, file, limit)
+    if isinstance(exc, _Missing):
+        return Outcome.ERROR, str(exc)
+    frames = _student_frames(exc, folder, file)
+    if isinstance(exc, _Timeout):
+        where = f"\nIt was running:\n{frames}" if frames else ""
+        return Outcome.ERROR, f"Your code did not finish within {limit:g} s (an infinite loop?){where}"
+    if isinstance(exc, AssertionError) and not frames:
+        message = str(exc).split("\nassert ")[0].split("\n +  where")[0].strip()
+        return Outcome.FAILED, message or f"the assertion in {_check_frame(exc)} failed"
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if frames:
+        return Outcome.ERROR, f"Your code raised {text}\n{frames}"
+    return Outcome.ERROR, f"{_check_frame(exc)} raised {text} on what your code returned"
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1])

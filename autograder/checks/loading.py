@@ -66,8 +66,9 @@ class ModuleFailure:
 
 
 def is_module_failure(module: str, message: str) -> bool:
-    """True when ``message`` is a module failure of ``module`` (see the module docstring)."""
-    return message.startswith(f"{module}.py {MARK}")
+    """True when ``message`` is a module failure of ``module`` (see the module docstring);
+    the module may have been handed in as a notebook (``<module>.ipynb``)."""
+    return message.startswith((f"{module}.py {MARK}", f"{module}.ipynb {MARK}"))
 
 
 def _line_of(data: bytes, offset: int) -> int:

@@ -77,6 +77,26 @@ Keep every name and signature: the grader calls them.
 
 ## Check your work
 
+The course's checking package gives you the `autograder` command. Install it once into
+the Python environment you use for this course (Python 3.11 or newer), from the package
+file or address your instructor gives you, for example:
+
+    python -m venv .venv && . .venv/bin/activate     # optional: an environment of its own
+    pip install autograder-0.1.0-py3-none-any.whl     # the file your instructor hands out
+
+Then, in this folder, check one module before you submit it:
+
+    autograder check tensors.py      # or activations.ipynb for a notebook
+
+It runs the public checks of that module on your file the way the grader does: the
+same time limits, the same rules (a function a task may not use fails that task, as
+the grader would score it zero), and, for a notebook, only the code the grader takes
+from it. It prints, per task, how many checks pass and why the others fail, with the
+file and line of an error in your code. Exit status 0 means every public check passes.
+
+Without the package, plain pytest runs the same public checks (without the grader's
+rules and time limits):
+
     pip install torch torchvision pytest hypothesis
     pytest                       # every public check
     pytest tests/test_tensors.py # one assignment
@@ -88,7 +108,9 @@ more (hidden) checks on the same tasks, with other inputs.
 ## Hand in
 
 Submit the `.py` files you worked on (or the same code as notebooks). A module you do
-not submit scores zero; the others are still graded.
+not submit scores zero; the others are still graded. Keep the file names exactly as
+they are here (`tensors.py`, not `Tensors.py` or `tensors (1).py`) and save the files
+as UTF-8 (every editor's default for Python).
 """
 
 
