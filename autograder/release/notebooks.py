@@ -14,6 +14,7 @@ assignment's. Cell ids are derived from content positions so output is byte-stab
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -22,7 +23,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from .public_cells import PublicCells, check_grade_id, grade_id, intro_grade_id, setup_grade_id
 from .regions import find_regions
 
-__all__ = ["source_notebook", "grade_id", "split_markdown", "split_definitions"]
+__all__ = ["source_notebook", "grade_id", "split_markdown", "split_definitions", "for_notebook"]
 
 
 CHECKS_INTRO = """\
@@ -36,12 +37,45 @@ function is missing or not written yet.
 
 The grader runs these checks and more, hidden ones (other inputs, gradients, the
 functions that are not allowed) on your code: passing every public check is a good
-sign, not a guarantee. {graded} Submit `{module}.ipynb` (or `{module}.py`)."""
+sign, not a guarantee. {graded} Submit `{module}.ipynb` (or `{module}.py`).
+
+From a terminal in this notebook's folder, `autograder check {module}.ipynb` runs the same
+checks on this notebook, read exactly as the grader reads it."""
 _DEFINITIONS_ONLY = ("Only the definitions in this notebook are graded (imports, functions, classes and "
                      "constants); other code you add, such as training loops or prints, is not run by the "
                      "grader.")
 _EVERYTHING = ("The grader runs every code cell of this notebook except these checks, top to bottom "
                "(IPython magics and shell lines `%...`, `!...` are left out), so keep it quick.")
+
+
+# The instructions say how to check a starter folder ("In the starter folder, run `pytest`
+# (`pytest -k task` for one task)"); a notebook is checked another way.
+_STARTER_CHECKING = re.compile(
+    r"In the starter folder, run\s*\n\s*```[^\n]*\n\s*pytest\s*\n\s*```\s*\n\s*"
+    r"(?:to run the public checks\s*)?\(`pytest -k (?P<task>\w+)`[^)]*\)\.?[ \t]*\n?")
+NOTEBOOK_CHECKING = """\
+Run the check cells at the end of this notebook (after *Kernel → Restart & Run All*):
+each prints `ok` or `FAIL` for every public check of one task. Or, in a terminal in this
+notebook's folder, run
+
+```
+autograder check {module}.ipynb
+```
+
+which reads the notebook exactly as the grader does (its definitions only), runs the same
+public checks with a time limit and prints, per task, how many pass and why the others
+fail. The `autograder` command is part of the course's checking package: if your machine
+does not have it, install it into the Python environment you use for this course with
+`pip install` and the package file or address your instructor gives you.
+
+"""
+
+
+def for_notebook(section: str, module: str) -> str:
+    """An instructions section as the notebook shows it: the starter folder's way of
+    checking (``pytest`` in the folder) becomes the notebook's (its check cells, or
+    ``autograder check <module>.ipynb``)."""
+    return _STARTER_CHECKING.sub(lambda _: NOTEBOOK_CHECKING.format(module=module), section)
 
 
 def _meta(gid: str, *, solution: bool = False, locked: bool = False, points: float | None = None) -> dict:
@@ -121,7 +155,7 @@ def source_notebook(
     preamble, definitions = split_definitions(solution)
     cells = []
     for index, section in enumerate(split_markdown(instructions)):
-        cells.append(new_markdown_cell(section, metadata=_meta(f"{module}-instructions-{index}", locked=True)))
+        cells.append(new_markdown_cell(for_notebook(section, module), metadata=_meta(f"{module}-instructions-{index}", locked=True)))
     if preamble:
         cells.append(new_code_cell(preamble, metadata=_meta(f"{module}-imports", locked=True)))
     for name, code in definitions:
