@@ -1,7 +1,9 @@
 """The ``autograder`` command: parses arguments, calls one core function, maps errors to exit codes.
 
 Exit codes: 0 success (for ``grade``: grading completed, whatever the scores),
-1 ``release --check`` found stale files, 2 unusable input (an ``AutograderError``).
+1 ``release --check`` found stale files (``check``: some checks fail), 2 unusable input
+(an ``AutograderError``, a bad option), 3 ``grade`` completed but the grader failed on
+some results (not graded: they need a regrade).
 """
 
 from __future__ import annotations
@@ -88,40 +90,69 @@ def _modules(value: str | None) -> tuple[str, ...]:
     return chosen
 
 
+def _timeout(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    import math
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"must be a positive number of seconds (got {value:g})")
+    return value
+
+
+def _students(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip())) or None
+
+
 @main.command()
 @click.argument("submissions", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=Path("grading-output"),
-              show_default=True, help="Folder for the reports (one sub-folder per student, gradebook.csv).")
+              show_default=True, help="The course record: gradebook.db, one folder per student, gradebook.csv, "
+              "class-report.html. Grows from run to run.")
 @click.option("-a", "--assignments", "assignments", default=None, metavar="LIST",
               help="Comma-separated modules to grade, e.g. tensors,activations (default: all six).")
+@click.option("--students", "students", default=None, metavar="LIST",
+              help="Comma-separated student folders to grade (default: every student of SUBMISSIONS).")
+@click.option("--force", is_flag=True, help="Grade again what has not changed since its latest result.")
 @click.option("-j", "--workers", type=int, default=None, help="Students graded in parallel (default: the cores).")
-@click.option("--timeout", "timeout", type=float, default=None,
+@click.option("--timeout", "timeout", type=float, default=None, callback=_timeout,
               help="Seconds one call into student code may take (default: each assignment's config).")
 @click.option("--mnist-root", type=click.Path(path_type=Path), envvar="AUTOGRADER_MNIST_ROOT", default=None,
-              help="torchvision MNIST root [env AUTOGRADER_MNIST_ROOT]; downloaded there when missing.")
+              help="torchvision MNIST root [env AUTOGRADER_MNIST_ROOT] to grade on instead of the slice that "
+              "ships with the grader.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random input.")
+@click.option("--submitted-at", "submitted_at", type=click.Path(path_type=Path), default=None, metavar="CSV",
+              help="Submission times (columns student,assignment,submitted_at) for students without a "
+              "timestamp.txt.")
+@click.option("--extensions", type=click.Path(path_type=Path), default=None, metavar="CSV",
+              help="Per-student due dates (columns student,assignment,due); kept in the record.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Grade on Dask: a scheduler address (tcp://host:8786) or local:N for N local workers.")
 @click.option("--no-sandbox", is_flag=True, help="Run workers without namespaces (reports say so). For debugging.")
 @click.option("--nbgrader-course", "nbgrader_course", type=click.Path(path_type=Path), default=None,
               metavar="COURSE_DIR", help="Grade nbgrader's COURSE_DIR/submitted/<student>/<assignment>/ "
               "(when SUBMISSIONS is not given) and write the scores into COURSE_DIR's gradebook.")
 @click.option("--to-nbgrader", "to_nbgrader", type=click.Path(path_type=Path), default=None, metavar="COURSE_DIR",
               help="Write the scores into the gradebook of this nbgrader course (replacing earlier ones).")
-def grade(submissions: Path | None, output: Path, assignments: str | None, workers: int | None,
-          timeout: float | None, mnist_root: Path | None, seed: int, no_sandbox: bool,
+def grade(submissions: Path | None, output: Path, assignments: str | None, students: str | None, force: bool,
+          workers: int | None, timeout: float | None, mnist_root: Path | None, seed: int,
+          submitted_at: Path | None, extensions: Path | None, scheduler: str | None, no_sandbox: bool,
           nbgrader_course: Path | None, to_nbgrader: Path | None) -> None:
-    """Grade SUBMISSIONS (one sub-folder per student) and write reports to --output.
+    """Grade SUBMISSIONS (one sub-folder per student) into the course record --output.
 
-    SUBMISSIONS may also be an nbgrader course folder (or its submitted/ folder): then
-    each student's notebooks are read from <student>/<assignment>/<assignment>.ipynb.
+    Only what changed since its latest result is graded (files, config, checks, seed);
+    every report is then rendered from the record, so the gradebook holds every student
+    and assignment ever graded into --output. SUBMISSIONS may also be an nbgrader course
+    folder (or its submitted/ folder). Exit code 0: graded; 2: bad input (nothing
+    graded); 3: graded, but the grader failed on some results (they need a regrade).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
     from .grading import GradeOptions, grade_submissions
     from .submissions import submissions_root
 
     if nbgrader_course is not None and to_nbgrader is not None and nbgrader_course != to_nbgrader:
         raise click.UsageError("--nbgrader-course and --to-nbgrader name different courses; give one")
+    if workers is not None and workers < 1:
+        raise click.BadParameter(f"must be at least 1 (got {workers})", param_hint="-j/--workers")
     course_dir = nbgrader_course or to_nbgrader
     if course_dir is not None:
         from .nbgrader_course import find_course
@@ -133,26 +164,69 @@ def grade(submissions: Path | None, output: Path, assignments: str | None, worke
         raise click.UsageError("give SUBMISSIONS (a folder with one sub-folder per student) or --nbgrader-course")
     submissions, nbgrader_layout = submissions_root(submissions)
     options = GradeOptions(modules=_modules(assignments), call_timeout_s=timeout, mnist_root=mnist_root,
-                           seed=seed, isolate=not no_sandbox, nbgrader_course=course_dir)
+                           seed=seed, isolate=not no_sandbox, nbgrader_course=course_dir, force=force,
+                           students=_students(students), submitted_at=submitted_at, extensions=extensions,
+                           scheduler=scheduler)
     if workers is not None:
         options = GradeOptions(**{**options.__dict__, "workers": workers})
+    options.validate()
+    class_result = _run_with_progress(lambda done, start: grade_submissions(
+        submissions, output, options, on_result=done, on_start=start))
+    run = class_result.run
+    for warning in run.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+    _print_summary(class_result)
+    unchanged = f"; {run.unchanged} unchanged since their latest result (not graded again)" if run.unchanged else ""
+    out.print(f"graded {run.graded} (student, assignment) results{unchanged}, in {run.seconds:.1f} s")
+    out.print(f"course record in {output}/ (gradebook.db, gradebook.csv, class-report.html, <student>/feedback.md)")
+    if course_dir is not None:
+        out.print(f"scores written into the nbgrader gradebook of {course_dir} (see `nbgrader export`, formgrader)")
+    elif nbgrader_layout:
+        out.print("read nbgrader's layout; to put the scores into its gradebook, grade with --nbgrader-course")
+    if run.needs_regrade:
+        shown = ", ".join(f"{s}/{a}" for s, a in run.grader_errors[:8])
+        more = f" and {len(run.grader_errors) - 8} more" if len(run.grader_errors) > 8 else ""
+        err.print(f"[bold red]not graded:[/] the grader failed on {shown}{more} (see their report.json); "
+                  "run the same command again to regrade them", markup=True, soft_wrap=True)
+        sys.exit(3)
+
+
+def _run_with_progress(work):
+    """Run ``work(done, start)`` under a progress bar on stderr."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TextColumn("{task.description}"), console=err, transient=False)
     task = None
 
     def start(total: int) -> None:
         nonlocal task
-        progress.start()
+        if total:
+            progress.start()
         task = progress.add_task("", total=total)
 
     def done(result) -> None:
         progress.update(task, advance=1, description=result.student)
 
     try:
-        class_result = grade_submissions(submissions, output, options, on_result=done, on_start=start)
+        return work(done, start)
     finally:
         progress.stop()
-    table = Table(title=f"Scores ({len(class_result.students)} students)")
+
+
+def _print_summary(class_result) -> None:
+    """The score table of the students of this run."""
+    try:
+        from .reports.console import summary_table
+    except ImportError:
+        summary_table = None
+    if summary_table is not None:
+        out.print(summary_table(class_result))
+        return
+    from rich.table import Table
+
+    count = len(class_result.students)
+    table = Table(title=f"Scores ({count} student{'s' if count != 1 else ''})")
     table.add_column("student")
     for module in class_result.assignments:
         table.add_column(module, justify="right")
@@ -161,32 +235,69 @@ def grade(submissions: Path | None, output: Path, assignments: str | None, worke
         cells = []
         for module in class_result.assignments:
             result = student.assignment(module)
-            cells.append("-" if result is None or not result.submitted else f"{result.points:g}")
-        table.add_row(student.student, *cells, f"{student.points:g}/{student.max_points:g}")
+            if result is None or not result.submitted:
+                cells.append("-")
+            elif not result.graded:
+                cells.append("not graded")
+            else:
+                cells.append(f"{result.final_points:g}")
+        table.add_row(student.student, *cells, f"{student.final_points:g}/{student.max_points:g}")
     out.print(table)
-    levels = sorted({s.isolation.level for s in class_result.students})
-    out.print(f"sandbox isolation: {', '.join(levels)}; reports in {output}/ (gradebook.csv, <student>/feedback.md)")
-    if course_dir is not None:
-        out.print(f"scores written into the nbgrader gradebook of {course_dir} (see `nbgrader export`, formgrader)")
-    elif nbgrader_layout:
-        out.print("read nbgrader's layout; to put the scores into its gradebook, grade with --nbgrader-course")
+    out.print("-: not submitted")
+
+
+@main.command()
+@click.argument("record", type=click.Path(path_type=Path))
+def report(record: Path) -> None:
+    """Render every file of the course record RECORD (an --output folder of `grade`) again,
+    from its gradebook.db alone, without grading anything."""
+    from .record import CourseRecord
+    from .reports.render import render_record
+
+    if not record.is_dir():
+        raise click.BadParameter(f"{record} is not a folder; give the --output folder of `autograder grade`",
+                                 param_hint="RECORD")
+    with CourseRecord.open(record, write=True, create=False) as opened:
+        result = render_record(opened, record)
+    out.print(f"rendered the reports of {len(result.students)} students and the class files in {record}/")
+
+
+@main.command()
+@click.argument("record", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "long", "canvas", "gradescope", "nbgrader"]),
+              required=True, help="csv: the wide gradebook; long: one row per task with raw, penalty and final "
+              "points; canvas: Canvas' gradebook import; gradescope: results.json per student; nbgrader: the "
+              "scores into an nbgrader course (--course).")
+@click.option("-o", "--output", "dest", type=click.Path(path_type=Path), default=None,
+              help="Where to write (a file; a folder for gradescope). Default: inside RECORD.")
+@click.option("--course", type=click.Path(path_type=Path), default=None, metavar="COURSE_DIR",
+              help="The nbgrader course to write into (with --format nbgrader).")
+def export(record: Path, fmt: str, dest: Path | None, course: Path | None) -> None:
+    """Export the course record RECORD (an --output folder of `grade`) without regrading."""
+    from .export import export as run_export
+
+    if not record.is_dir():
+        raise click.BadParameter(f"{record} is not a folder; give the --output folder of `autograder grade`",
+                                 param_hint="RECORD")
+    out.print(f"exported: {run_export(record, fmt, dest, course)}")
 
 
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--timeout", "timeout", type=float, default=None, metavar="SECONDS",
-              help="Stop the checks after this long (default: 300).")
+              help="Seconds the import and each check may take (default: the assignment's limit, as when grading).")
 def check(file: Path, timeout: float | None) -> None:
     """Check your FILE (e.g. activations.py or activations.ipynb) with the public checks.
 
-    Runs the public checks of that module on your code, on this machine, and says what
-    passes and what fails. Exit code 0: every check passes; 1: some fail; 2: bad input.
+    Runs the public checks of that module on your code, on this machine, through the
+    grader's own rules (forbidden calls, time limits) and says what passes and what
+    fails. Exit code 0: every check passes; 1: some fail; 2: bad input.
     """
-    from .student_check import DEFAULT_TIMEOUT_S, check_file, render
+    from .student_check import check_file, render
 
-    if timeout is not None and timeout <= 0:
-        raise click.BadParameter("must be positive", param_hint="--timeout")
-    result = check_file(file, timeout if timeout is not None else DEFAULT_TIMEOUT_S)
+    if timeout is not None and not timeout > 0:
+        raise click.BadParameter(f"must be a positive number of seconds (got {timeout:g})", param_hint="--timeout")
+    result = check_file(file, timeout)
     click.echo(render(result))
     sys.exit(result.exit_code)
 if __name__ == "__main__":

@@ -10,6 +10,13 @@ the key and the file)::
     submission_timeout_s = 180.0  # wall-clock limit for grading this module of one student
     show_hidden_inputs = false    # may feedback show the inputs of hidden checks?
     execute_notebook = false      # run a whole notebook submission instead of its definitions
+    due = "2026-10-01T23:59:00+00:00"   # ISO 8601 with an offset (no offset is an error)
+
+    [late]                        # what a late submission costs (see autograder.scoring)
+    policy = "percent_per_day"    # "none" (default) | "zero" | "percent_per_day" | "percent_per_hour"
+    percent = 10                  # per started day (or hour) after due + grace
+    grace_minutes = 0
+    max_penalty_percent = 100
 
     [tasks.<name>]                # one table per handout task of the module
     points = 10                   # integer >= 0; an assignment's points sum to 100
@@ -29,14 +36,16 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from .course import ASSIGNMENTS, Assignment, project_root
 from .errors import ConfigError
+from .scoring import LATE_POLICIES, LatePolicy
 
-__all__ = ["TaskConfig", "AccuracyConfig", "AssignmentConfig", "load_config", "load_course"]
+__all__ = ["TaskConfig", "AccuracyConfig", "AssignmentConfig", "load_config", "load_course", "parse_time"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,8 @@ class AssignmentConfig:
     show_hidden_inputs: bool = False
     execute_notebook: bool = False
     accuracy: AccuracyConfig | None = None
+    due: datetime | None = None               # timezone-aware
+    late: LatePolicy = LatePolicy()
     source: Path | None = field(default=None, compare=False)
 
     @property
@@ -87,6 +98,10 @@ _ASSIGNMENT_KEYS: dict[str, type | tuple[type, ...]] = {
     "submission_timeout_s": (int, float),
     "show_hidden_inputs": bool,
     "execute_notebook": bool,
+    "due": (str, datetime),
+}
+_LATE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "policy": str, "percent": (int, float), "grace_minutes": (int, float), "max_penalty_percent": (int, float),
 }
 _TASK_KEYS: dict[str, type | tuple[type, ...]] = {"points": int, "not_allowed": list}
 _ACCURACY_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -118,6 +133,41 @@ def _check_table(table: Any, where: str, schema: Mapping[str, Any], path: Path) 
     return table
 
 
+def parse_time(value: str | datetime) -> datetime:
+    """An ISO 8601 time with an offset (``2026-10-01T23:59:00+00:00``, ``...Z``), or a TOML
+    datetime; ``ValueError`` saying what is wrong when it does not parse or has no offset."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 time such as 2026-10-01T23:59:00+00:00") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{value.isoformat()!r} has no UTC offset; add one, e.g. {value.isoformat()}+00:00")
+    return value
+
+
+def _late_policy(raw: Any, path: Path) -> LatePolicy:
+    table = _check_table(raw, "late", _LATE_KEYS, path)
+    policy = table.get("policy", "none")
+    if policy not in LATE_POLICIES:
+        raise ConfigError(f"{path}: 'late.policy' must be one of {', '.join(map(repr, LATE_POLICIES))} "
+                          f"(got {policy!r})")
+    for key in ("percent", "grace_minutes", "max_penalty_percent"):
+        if key in table and table[key] < 0:
+            raise ConfigError(f"{path}: 'late.{key}' must be >= 0 (got {table[key]!r})")
+    if table.get("max_penalty_percent", 100) > 100:
+        raise ConfigError(f"{path}: 'late.max_penalty_percent' must be at most 100 "
+                          f"(got {table['max_penalty_percent']!r})")
+    if policy.startswith("percent") and "percent" not in table:
+        raise ConfigError(f"{path}: 'late.percent' is required with late.policy = {policy!r}")
+    return LatePolicy(policy=policy, percent=float(table.get("percent", 0)),
+                      grace_minutes=float(table.get("grace_minutes", 0)),
+                      max_penalty_percent=float(table.get("max_penalty_percent", 100)))
+
+
 def load_config(path: Path, assignment: Assignment) -> AssignmentConfig:
     """Read and validate the configuration of ``assignment`` from ``path``."""
     try:
@@ -126,7 +176,7 @@ def load_config(path: Path, assignment: Assignment) -> AssignmentConfig:
         raise ConfigError(f"{path}: missing; every assignment needs a config.toml") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    _check_table(raw, "<top level>", {"assignment": dict, "tasks": dict, "accuracy": dict}, path)
+    _check_table(raw, "<top level>", {"assignment": dict, "tasks": dict, "accuracy": dict, "late": dict}, path)
     head = _check_table(raw.get("assignment", {}), "assignment", _ASSIGNMENT_KEYS, path)
     if head.get("module") != assignment.module:
         raise ConfigError(
@@ -135,6 +185,14 @@ def load_config(path: Path, assignment: Assignment) -> AssignmentConfig:
     for key in ("call_timeout_s", "submission_timeout_s"):
         if key in head and head[key] <= 0:
             raise ConfigError(f"{path}: 'assignment.{key}' must be positive (got {head[key]!r})")
+
+    due = None
+    if "due" in head:
+        try:
+            due = parse_time(head["due"])
+        except ValueError as exc:
+            raise ConfigError(f"{path}: 'assignment.due': {exc}") from None
+    late = _late_policy(raw["late"], path) if "late" in raw else LatePolicy()
 
     raw_tasks = raw.get("tasks", {})
     _check_table(raw_tasks, "tasks", {name: dict for name in assignment.tasks}, path)
@@ -166,6 +224,8 @@ def load_config(path: Path, assignment: Assignment) -> AssignmentConfig:
         show_hidden_inputs=head.get("show_hidden_inputs", False),
         execute_notebook=head.get("execute_notebook", False),
         accuracy=accuracy,
+        due=due,
+        late=late,
         source=path,
     )
     if config.total_points != 100:

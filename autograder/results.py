@@ -207,3 +207,4 @@ class ClassResult:
     assignments: tuple[str, ...]
     seed: int = 0
     version: str = ""
+    run: object | None = field(default=None, compare=False)   # grading.RunSummary of the run that made it

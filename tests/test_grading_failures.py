@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autograder import grading
+from autograder import pipeline
 from autograder.grading import GradeOptions, grade_submissions
 
 
@@ -13,18 +13,20 @@ def test_a_grader_bug_gives_a_zero_report_that_says_so(tmp_path, monkeypatch):
     for student in ("alice", "bob"):
         (tmp_path / "subs" / student).mkdir(parents=True)
         (tmp_path / "subs" / student / "tensors.py").write_text("X = 1\n")
-    original = grading.Grader._grade
+    original = pipeline.Grader._grade
 
-    def flaky(self, submission, scratch, started):
+    def flaky(self, submission, modules, scratch, started):
         if submission.student == "alice":
             raise RuntimeError("a bug in the grader")
-        return original(self, submission, scratch, started)
+        return original(self, submission, modules, scratch, started)
 
-    monkeypatch.setattr(grading.Grader, "_grade", flaky)
+    monkeypatch.setattr(pipeline.Grader, "_grade", flaky)
     result = grade_submissions(tmp_path / "subs", tmp_path / "out", GradeOptions(modules=("tensors",), workers=1))
     assert [s.student for s in result.students] == ["alice", "bob"]
     alice = json.loads((tmp_path / "out" / "alice" / "report.json").read_text())
     assert alice["points"] == 0 and "grader failed" in " ".join(alice["messages"])
+    assert alice["graded"] is False and alice["assignments"][0]["graded"] is False   # not a grade: a regrade
+    assert result.run.grader_errors == (("alice", "tensors"),)
     detail = alice["assignments"][0]["tasks"][0]["checks"][0]["detail"]
     assert "a bug in the grader" in detail
     assert (tmp_path / "out" / "bob" / "report.json").exists()

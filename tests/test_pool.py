@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grading
+from autograder import pipeline, pool
+from autograder.config import load_course
 from autograder.grading import GradeOptions, grade_submissions
+from autograder.sandbox import client
 from autograder.sandbox.client import Worker, WorkerSettings, Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +30,8 @@ def test_grading_processes_adopt_the_zygotes_the_parent_started(tmp_path, monkey
             with open(log, "a") as f:          # appended from whichever process starts one
                 f.write(f"{os.getpid()}\n")
 
-    monkeypatch.setattr(grading, "Zygote", LoggedZygote)
+    monkeypatch.setattr(client, "Zygote", LoggedZygote)      # the parent's, started by grading
+    monkeypatch.setattr(pipeline, "Zygote", LoggedZygote)    # a grading process's own, if it started one
     subs = tmp_path / "subs"
     for student in ("reference", "template", "partial"):
         shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
@@ -42,9 +45,9 @@ def test_a_replacement_process_starts_its_own_zygote(monkeypatch):
     taken = ctx.Value("i", 1)                  # the one zygote of the parent is already taken
     adopted = Zygote()
     try:
-        grading._init_process(GradeOptions(modules=("tensors",), workers=1), grading.load_course(), {}, 1,
-                              [adopted], None, taken)
-        own = grading._grader.zygote
+        pool._init_process(GradeOptions(modules=("tensors",), workers=1), load_course(), {}, 1,
+                           [adopted], None, taken)
+        own = pool._grader.zygote
         try:
             assert own is not adopted and own.alive()
             assert taken.value == 2
@@ -52,7 +55,7 @@ def test_a_replacement_process_starts_its_own_zygote(monkeypatch):
         finally:
             own.close()
     finally:
-        monkeypatch.setattr(grading, "_grader", None)
+        monkeypatch.setattr(pool, "_grader", None)
         adopted.close()
 
 
@@ -66,20 +69,21 @@ def _class(tmp_path: Path, students: dict[str, str]) -> Path:
 def test_a_grading_process_that_dies_neither_hangs_the_batch_nor_costs_others(tmp_path, monkeypatch):
     """The grading process dies on one student, every time: that student gets the
     'grader failed' report, every other student the report they would have had."""
-    original = grading.Grader.grade
+    original = pipeline.Grader.grade
 
-    def grade(self, submission):
+    def grade(self, submission, modules=None):
         if submission.student == "crasher":
             os._exit(3)                 # in the forked grading process only
-        return original(self, submission)
+        return original(self, submission, modules)
 
-    monkeypatch.setattr(grading.Grader, "grade", grade)
+    monkeypatch.setattr(pipeline.Grader, "grade", grade)
     subs = _class(tmp_path, {"crasher": "reference", "alice": "reference", "bob": "template", "carol": "partial"})
     result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2))
     points = {s.student: s.points for s in result.students}
     assert points == {"alice": 100.0, "bob": 0.0, "carol": 100.0, "crasher": 0.0}
     crasher = {s.student: s for s in result.students}["crasher"]
-    assert "ask your instructor to re-grade" in " ".join(crasher.messages)
+    assert "your instructor will regrade it" in " ".join(crasher.messages)
+    assert not crasher.graded and result.run.grader_errors == (("crasher", "tensors"),)
     assert crasher.isolation.level == "minimal"      # nothing is claimed for a process that died
     report = (tmp_path / "out" / "crasher" / "report.json").read_text()
     assert "grading process died" in report
@@ -89,15 +93,15 @@ def test_a_grading_process_that_dies_neither_hangs_the_batch_nor_costs_others(tm
 def test_students_caught_in_a_dying_pool_are_graded_again(tmp_path, monkeypatch):
     """The grading process dies once (not the student's fault): everyone still gets a grade."""
     flag = tmp_path / "died-once"
-    original = grading.Grader.grade
+    original = pipeline.Grader.grade
 
-    def grade(self, submission):
+    def grade(self, submission, modules=None):
         if submission.student == "unlucky" and not flag.exists():
             flag.write_text("x")
             os._exit(3)
-        return original(self, submission)
+        return original(self, submission, modules)
 
-    monkeypatch.setattr(grading.Grader, "grade", grade)
+    monkeypatch.setattr(pipeline.Grader, "grade", grade)
     subs = _class(tmp_path, {"unlucky": "reference", "alice": "template", "bob": "reference"})
     result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2))
     assert {s.student: s.points for s in result.students} == {"alice": 0.0, "bob": 100.0, "unlucky": 100.0}
@@ -107,9 +111,9 @@ def test_students_caught_in_a_dying_pool_are_graded_again(tmp_path, monkeypatch)
 
 def test_each_slot_gets_a_core_of_its_own_when_there_are_enough(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 1, 2})
-    assert grading.slot_cpus(1) == [1]
-    assert grading.slot_cpus(3) == [1, 2, 3]
-    assert grading.slot_cpus(4) is None          # more slots than cores: nobody is pinned
+    assert pool.slot_cpus(1) == [1]
+    assert pool.slot_cpus(3) == [1, 2, 3]
+    assert pool.slot_cpus(4) is None          # more slots than cores: nobody is pinned
 
 
 def test_in_process_grading_gives_the_cores_back(tmp_path):
@@ -131,7 +135,7 @@ def test_a_pinned_slot_forks_workers_on_its_core(tmp_path):
     zygote = Zygote()
     try:
         zygote.wait_ready()
-        grading._pin(cpus[-1], zygote)
+        pool._pin(cpus[-1], zygote)
         assert os.sched_getaffinity(0) == {cpus[-1]}
         worker = Worker(zygote, str(tmp_path / "submission"), str(tmp_path / "root"), WorkerSettings())
         try:
@@ -146,17 +150,17 @@ def test_a_pinned_slot_forks_workers_on_its_core(tmp_path):
 
 def test_when_reports_cannot_be_written_nobody_else_is_graded(tmp_path, monkeypatch):
     log = tmp_path / "graded.log"
-    original = grading.Grader.grade
+    original = pipeline.Grader.grade
 
-    def grade(self, submission):
+    def grade(self, submission, modules=None):
         with open(log, "a") as f:
             f.write(submission.student + "\n")
-        return original(self, submission)
+        return original(self, submission, modules)
 
     def on_result(result):
         raise OSError("disk full")
 
-    monkeypatch.setattr(grading.Grader, "grade", grade)
+    monkeypatch.setattr(pipeline.Grader, "grade", grade)
     subs = _class(tmp_path, {f"s{i:02d}": "template" for i in range(12)})
     with pytest.raises(OSError, match="disk full"):
         grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2), on_result=on_result)

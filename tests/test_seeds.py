@@ -74,7 +74,7 @@ def test_content_digest_covers_names_and_bytes(tmp_path):
 def test_grading_seeds_each_student_with_the_digest_of_their_graded_files(tmp_path, monkeypatch):
     import shutil
 
-    from autograder import grading
+    from autograder import pipeline
     from autograder.grading import GradeOptions, grade_submissions
 
     root = Path(__file__).resolve().parent.parent / "examples" / "submissions"
@@ -84,13 +84,13 @@ def test_grading_seeds_each_student_with_the_digest_of_their_graded_files(tmp_pa
     with open(subs / "bob" / "tensors.py", "a") as f:
         f.write("# the same code, with a comment\n")
     seen = {}
-    original = grading.Student
+    original = pipeline.Student
 
     def student(worker, submitted, digest=""):
         seen[Path(worker.folder).joinpath("tensors.py").read_text().count("# the same code")] = digest
         return original(worker, submitted, digest)
 
-    monkeypatch.setattr(grading, "Student", student)
+    monkeypatch.setattr(pipeline, "Student", student)
     result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=1))
     assert [s.points for s in result.students] == [100.0, 100.0]
     assert set(seen) == {0, 1} and seen[0] != seen[1] and all(len(d) == 64 for d in seen.values())

@@ -58,24 +58,28 @@ def _check_student_id(student: str) -> str:
 
 
 def write_student_reports(
-    result: StudentResult, out_dir: Path, show_hidden_inputs: Mapping[str, bool]
+    result: StudentResult, out_dir: Path, show_hidden_inputs: Mapping[str, bool],
+    history: list | None = None,
 ) -> Path:
     """Write ``out_dir/<student>/`` with the four files of ``STUDENT_FILES``; return it.
 
     The folder is replaced as a whole (``replace_dir_atomically``): a reader sees the
-    previous run's four files or this run's, never a mix, and nothing else is left in
-    it. ``out_dir`` is created if needed. ``ValueError`` for a student id that is not a
-    plain folder name; ``OutputError`` (naming the folder) if it cannot be written, with
-    the previous folder left as it was.
+    previous four files or these, never a mix, and nothing else is left in it; a folder
+    that already holds exactly these files is left alone. ``history`` (from the course
+    record) goes into ``report.json``. ``out_dir`` is created if needed. ``ValueError``
+    for a student id that is not a plain folder name; ``OutputError`` (naming the folder)
+    if it cannot be written, with the previous folder left as it was.
     """
     folder = Path(out_dir) / _check_student_id(result.student)
     report, markdown, page, gradescope = STUDENT_FILES
     files = {
-        report: student_to_json(result),
+        report: student_to_json(result, history),
         markdown: student_feedback_markdown(result, show_hidden_inputs),
         page: student_feedback_html(result, show_hidden_inputs),
         gradescope: gradescope_results(result, show_hidden_inputs),
     }
+    if _holds_exactly(folder, files):
+        return folder
     try:
         replace_dir_atomically(folder, files)
     except OSError as error:
@@ -85,11 +89,22 @@ def write_student_reports(
     return folder
 
 
-def write_class_reports(result: ClassResult, out_dir: Path) -> None:
-    """Write ``out_dir/gradebook.csv`` atomically, creating ``out_dir`` if needed.
+def _holds_exactly(folder: Path, files: Mapping[str, str]) -> bool:
+    """Does ``folder`` hold ``files`` (and nothing else), byte for byte?"""
+    try:
+        if folder.is_symlink() or sorted(p.name for p in folder.iterdir()) != sorted(files):
+            return False
+        return all((folder / name).read_bytes() == text.encode("utf-8") for name, text in files.items())
+    except OSError:
+        return False
 
-    ``OutputError`` (naming the file) if it cannot be written; an existing gradebook is
-    then left as it was.
+
+def write_class_reports(result: ClassResult, out_dir: Path, course: Mapping | None = None) -> None:
+    """Write ``out_dir/gradebook.csv`` (and the class report) atomically, creating ``out_dir``.
+
+    ``course``: the course snapshot of the record (titles, due dates), when there is one.
+    ``OutputError`` (naming the file) if it cannot be written; an existing file is then
+    left as it was.
     """
     path = Path(out_dir) / GRADEBOOK_FILE
     try:
@@ -97,3 +112,14 @@ def write_class_reports(result: ClassResult, out_dir: Path) -> None:
         atomic_write_text(path, gradebook_csv(result))
     except OSError as error:
         raise OutputError(f"cannot write the gradebook {path}: {error}") from error
+    _write_class_report(result, Path(out_dir))
+
+
+def _write_class_report(result: ClassResult, out_dir: Path) -> None:
+    try:
+        from .class_report import write_class_report
+    except ImportError:      # the class report is not part of this installation
+        return
+    from ..config import load_course
+
+    write_class_report(out_dir, result, load_course())

@@ -2,9 +2,11 @@
 
 Columns: ``student``, one per module of ``ClassResult.assignments`` in that order,
 ``total``, ``max_total``. One row per student, sorted by student id. A module cell holds
-the student's points for it (``87.5``, ``100``: no float noise), or is empty when the
-student has no result for that module; ``total`` and ``max_total`` are the student's
-own totals from the result model.
+the student's final points for it, after any late penalty (``87.5``, ``100``: no float
+noise); it is empty when the student did not submit that module or has no result for it
+(not submitted is not a 0), and says ``not graded`` when the grader failed on it (a
+regrade is needed; it counts in no total). ``total`` and ``max_total`` are the student's
+own totals from the result model (final points, graded assignments only).
 
 Written with the csv module (minimal quoting, ``\\n`` line ends), so an id holding a
 comma or a quote stays one cell. A text cell starting with ``=``, ``+``, ``-``, ``@``,
@@ -20,7 +22,9 @@ import io
 from ..results import ClassResult, StudentResult
 from .feedback import format_points
 
-__all__ = ["gradebook_csv", "neutralise_formula"]
+__all__ = ["gradebook_csv", "neutralise_formula", "NOT_GRADED"]
+
+NOT_GRADED = "not graded"
 
 # OWASP's list for CSV injection: the four formula starters, plus tab and CR, which
 # some spreadsheets skip before looking for one.
@@ -36,8 +40,13 @@ def _row(student: StudentResult, modules: tuple[str, ...]) -> list[str]:
     cells = [neutralise_formula(student.student)]
     for module in modules:
         assignment = student.assignment(module)
-        cells.append("" if assignment is None else format_points(assignment.points))
-    cells += [format_points(student.points), format_points(student.max_points)]
+        if assignment is None or not assignment.submitted:
+            cells.append("")
+        elif not assignment.graded:
+            cells.append(NOT_GRADED)
+        else:
+            cells.append(format_points(assignment.final_points))
+    cells += [format_points(student.final_points), format_points(student.max_points)]
     return cells
 
 

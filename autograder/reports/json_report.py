@@ -36,7 +36,8 @@ from ..results import (
     AssignmentResult, CheckResult, Isolation, Lateness, Outcome, StudentResult, TaskResult, Visibility,
 )
 
-__all__ = ["SCHEMA", "student_to_json", "student_from_json"]
+__all__ = ["SCHEMA", "student_to_json", "student_from_json", "plain", "assignment_to_plain",
+           "assignment_from_plain", "isolation_from_plain"]
 
 SCHEMA = 1
 
@@ -82,14 +83,38 @@ def _computed(value: Any) -> dict[str, Any]:
     return {}
 
 
-def student_to_json(result: StudentResult) -> str:
+def student_to_json(result: StudentResult, history: list[dict[str, Any]] | None = None) -> str:
     """The complete result of one student as JSON text (see the module docstring).
 
-    ``ValueError`` if a number is NaN or infinite: that is not JSON, and it would be a
-    bug upstream rather than a grade.
+    ``history`` (from the course record): the earlier results of each assignment, written
+    under ``"history"``; ``student_from_json`` ignores it. ``ValueError`` if a number is
+    NaN or infinite: that is not JSON, and it would be a bug upstream rather than a grade.
     """
     document = {"schema": SCHEMA, **_plain(result)}
+    if history is not None:
+        document["history"] = history
     return json.dumps(document, sort_keys=True, indent=2, allow_nan=False) + "\n"
+
+
+def plain(value: Any) -> Any:
+    """A JSON-ready copy of any model value (what ``report.json`` holds for it)."""
+    return _plain(value)
+
+
+def assignment_to_plain(result: AssignmentResult) -> dict[str, Any]:
+    """One assignment's result as report.json holds it, without its render-time lateness."""
+    from dataclasses import replace
+
+    return _plain(replace(result, lateness=None))
+
+
+def assignment_from_plain(obj: dict[str, Any]) -> AssignmentResult:
+    """The inverse of ``assignment_to_plain`` (``ValueError`` naming a bad key)."""
+    return _assignment(obj, "the assignment")
+
+
+def isolation_from_plain(obj: dict[str, Any]) -> Isolation:
+    return _isolation(obj, "isolation")
 
 
 # --- reading ------------------------------------------------------------------------

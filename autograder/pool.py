@@ -1,0 +1,153 @@
+"""The local pool: students graded side by side on this machine, one Grader per process.
+
+``grade_locally`` grades a list of jobs (a submission and the modules to grade for it) in
+this process (one slot) or in forked grading processes, calling ``collect`` in this
+process for each result as it arrives. The zygotes are started by the caller before its
+own start-up work, so that they import PyTorch meanwhile; each grading process adopts one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from typing import Callable, Sequence
+
+from .pipeline import Grader, failure_result
+from .results import Isolation, StudentResult
+from .sandbox.client import Zygote
+from .submissions import Submission
+
+__all__ = ["Job", "grade_locally", "slot_cpus"]
+
+Job = tuple[Submission, tuple[str, ...]]      # a student and the modules to grade for them
+
+_grader: Grader | None = None
+
+
+def _init_process(options, configs: dict, data: dict, threads: int, zygotes: list[Zygote],
+                  cpus: list[int] | None, taken: "multiprocessing.sharedctypes.Synchronized") -> None:
+    """In a new grading process: adopt one of the zygotes the parent started (a process
+    that replaces a dead one starts its own), release this process's copies of the others,
+    and take this slot's core when slots are pinned (see :func:`slot_cpus`)."""
+    global _grader
+    with taken.get_lock():
+        index = taken.value
+        taken.value += 1
+    for i, zygote in enumerate(zygotes):
+        if i != index:
+            zygote.release()
+    zygote = zygotes[index] if index < len(zygotes) else None
+    _grader = Grader(options, configs, data, threads, zygote=zygote)
+    if cpus:
+        _pin(cpus[index % len(cpus)], _grader.zygote)
+
+
+def slot_cpus(processes: int) -> list[int] | None:
+    """The core of each grading slot, or None when there are more slots than cores.
+
+    A grading process and its worker take turns (the grader waits while the worker runs
+    student code, and the other way round), so one core serves a slot fully. Giving each
+    slot a core of its own keeps a slot's round trips on one core (waking a process on
+    another core is slow, most of all in a virtual machine) and keeps slots from
+    competing for cores, which also makes the wall-clock limits of student code fairer.
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[:processes] if processes <= len(cpus) else None
+
+
+def worker_threads(processes: int, cpus: list[int] | None) -> int:
+    """PyTorch threads of each sandboxed worker: a pinned worker has one core; unpinned,
+    the slots share the cores."""
+    return 1 if cpus else max(1, len(os.sched_getaffinity(0)) // processes)
+
+
+def _pin(cpu: int, zygote: Zygote) -> None:
+    """This process and the zygote (so every worker it forks from now on) on ``cpu``."""
+    try:
+        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(zygote.process.pid, {cpu})
+    except OSError:
+        pass     # an optimisation only: a container may forbid it
+
+
+def _grade_in_process(job: Job) -> StudentResult:
+    assert _grader is not None
+    return _grader.grade(*job)
+
+
+def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygotes: list[Zygote],
+                  collect: Callable[[StudentResult], None]) -> None:
+    """Grade ``jobs`` with ``len(zygotes)`` slots (one process per slot; one slot grades
+    in this process). The zygotes are closed when this returns."""
+    processes = len(zygotes)
+    cpus = slot_cpus(processes)
+    threads = worker_threads(processes, cpus)
+    try:
+        if processes == 1:
+            grader = Grader(options, configs, data, threads, zygote=zygotes[0])
+            affinity = os.sched_getaffinity(0)
+            if cpus:
+                _pin(cpus[0], grader.zygote)
+            try:
+                for job in jobs:
+                    collect(grader.grade(*job))
+            finally:
+                os.sched_setaffinity(0, affinity)   # this process goes on after grading
+        else:
+            _grade_in_pool(list(jobs), processes, (options, configs, data, threads, zygotes, cpus), collect)
+    finally:
+        for zygote in zygotes:
+            zygote.close()
+
+
+def _grade_in_pool(jobs: list[Job], processes: int, initargs: tuple,
+                   collect: Callable[[StudentResult], None]) -> None:
+    """Grade in ``processes`` forked grading processes, collecting results as they come.
+
+    A grading process that dies (a bug of ours, the kernel's OOM killer) must neither hang
+    the batch nor cost other students their grade. When one dies, the pool reports every
+    unfinished student as broken, without saying whose grading killed it; each of them is
+    graded again alone, in a fresh process, and only a student whose grading kills that
+    one too gets a failure report (the "grader failed" report, not a grade).
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = multiprocessing.get_context("fork")
+    taken = ctx.Value("i", 0)
+
+    def pool(size: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_process, initargs=(*initargs, taken))
+
+    broken: list[Job] = []
+    executor = pool(processes)
+    try:
+        futures = {executor.submit(_grade_in_process, job): job for job in jobs}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                broken.append(futures[future])
+                continue
+            collect(result)
+    except BaseException:
+        # Reports cannot be written, or an interrupt: grade nobody else (the students
+        # being graded right now finish in the background; the processes then exit).
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown()
+    configs = initargs[1]
+    for job in sorted(broken, key=lambda j: j[0].student):
+        started = time.perf_counter()
+        with pool(1) as executor:
+            try:
+                result = executor.submit(_grade_in_process, job).result()
+            except BrokenProcessPool:
+                result = failure_result(
+                    job[0], job[1], configs,
+                    "the grading process died while grading this submission, twice (see the system log: "
+                    "killed for memory?)",
+                    Isolation(notes=("the grading process died before it could report the sandbox's isolation",)),
+                    time.perf_counter() - started)
+        collect(result)
