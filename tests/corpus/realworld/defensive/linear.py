@@ -57,7 +57,7 @@ def make_mlp(sizes: Sequence[int]) -> nn.Sequential:
         raise ValueError(f"make_mlp needs at least two sizes (input and output), got {sizes}")
     if any(not isinstance(s, int) or s <= 0 for s in sizes):
         raise ValueError(f"every size must be a positive int, got {sizes}")
-    layers: list[nn.Module] = []
+    layers: list[nn.Linear | nn.ReLU] = []   # our Linear plays nn.Linear's part
     last = len(sizes) - 2
     for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layer: Linear = Linear(n_in, n_out)

@@ -8,13 +8,13 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, RandomSampler
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
 
 def mnist_transform() -> transforms.Compose:
-    return transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean=(0.1307,), std=(0.3081,))])
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean=[0.1307], std=[0.3081])])
 
 
 class MNISTDataModule:
@@ -37,7 +37,8 @@ class MNISTDataModule:
         self.mnist_test = MNIST(self.data_dir, train=False, transform=self.transform)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.mnist_train, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers)
+        sampler = RandomSampler(self.mnist_train)
+        return DataLoader(self.mnist_train, batch_size=self.batch_size, sampler=sampler, num_workers=self.num_workers)
 
     def test_dataloader(self) -> DataLoader:
         return DataLoader(self.mnist_test, batch_size=self.batch_size, num_workers=self.num_workers)

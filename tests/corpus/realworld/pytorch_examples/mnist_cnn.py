@@ -19,6 +19,10 @@ def mnist_transform():
 def make_loaders(root, batch_size=64, download=False):
     train_kwargs = {'batch_size': batch_size}
     test_kwargs = {'batch_size': batch_size}
+    if torch.accelerator.is_available():
+        accel_kwargs = {'num_workers': 1, 'persistent_workers': True, 'pin_memory': True}
+        train_kwargs.update(accel_kwargs)
+        test_kwargs.update(accel_kwargs)
     dataset1 = datasets.MNIST(root, train=True, download=download, transform=mnist_transform())
     dataset2 = datasets.MNIST(root, train=False, transform=mnist_transform())
     train_loader = torch.utils.data.DataLoader(dataset1, shuffle=True, **train_kwargs)

@@ -37,7 +37,8 @@ def evaluate(model, loader, loss_fn, device="cpu"):
     training = model.training
     # Set the model to evaluation mode - important for batch normalization and dropout layers
     model.eval()
-    size, test_loss, correct = 0, 0.0, 0.0
+    size = len(loader.dataset)
+    test_loss, correct = 0.0, 0.0
     # Evaluating the model with torch.no_grad() ensures that no gradients are computed during test mode
     with torch.no_grad():
         for X, y in loader:
@@ -45,7 +46,5 @@ def evaluate(model, loader, loss_fn, device="cpu"):
             pred = model(X)
             test_loss += loss_fn(pred, y).item() * len(X)
             correct += (pred.argmax(1) == y).type(torch.float).sum().item()
-            size += len(X)
-    if training:
-        model.train()
+    model.train(training)
     return test_loss / size, correct / size
