@@ -15,7 +15,7 @@ import torch
 
 from ..sandbox.client import Foreign, Ref
 
-__all__ = ["CheckFailure", "fail", "describe_value", "expect_tensor", "expect_tensor_one_of", "expect_float",
+__all__ = ["CheckFailure", "fail", "describe_value", "shape_words", "expect_tensor", "expect_tensor_one_of", "expect_float",
            "expect_close", "tensor_summary"]
 
 
@@ -49,6 +49,32 @@ def describe_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of length {len(value)}"
     return f"a {type(value).__name__}"
+
+
+def shape_words(got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    """How a received shape differs from the expected one, without either shape's sizes.
+
+    The sizes come from a check's inputs, which a hidden check must not show (they go to
+    ``detail``, for the instructor); the relation is what a student can act on.
+    """
+    if len(got) == len(want) and sorted(got) == sorted(want) and got != want:
+        if got == want[::-1]:
+            return "a tensor with the expected shape's axes reversed (transposed)"
+        return "a tensor with the expected sizes in another order of axes"
+    if len(got) == len(want) + 1 and any(got[:i] + got[i + 1:] == want and got[i] == 1 for i in range(len(got))):
+        return "a tensor with an extra axis of size 1 (one dimension more than expected)"
+    if len(got) + 1 == len(want) and any(want[:i] + want[i + 1:] == got and want[i] == 1 for i in range(len(want))):
+        return "a tensor without an axis of size 1 that the expected shape has (one dimension fewer)"
+    if len(got) != len(want):
+        more = "more" if len(got) > len(want) else "fewer"
+        same = " with the right number of entries" if math.prod(got) == math.prod(want) else ""
+        return f"a tensor with {abs(len(got) - len(want))} dimension(s) {more} than expected{same}"
+    if math.prod(got) == math.prod(want):
+        return "a tensor with the right number of entries but another shape"
+    wrong = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+    axes = ", ".join(str(i) for i in wrong)
+    return f"a tensor of another shape than expected (axis {axes} has another size)" if len(wrong) == 1 else \
+        f"a tensor of another shape than expected (axes {axes} have other sizes)"
 
 
 def tensor_summary(t: torch.Tensor, limit: int = 8) -> str:
@@ -91,8 +117,8 @@ def expect_tensor(
         fail(f"{what} returned a tensor that still requires grad; detach it or compute it under "
              "torch.no_grad().", hint=hint, detail=detail)
     if tuple(value.shape) != tuple(expected.shape):
-        fail(f"{what} returned shape {list(value.shape)}; expected shape {list(expected.shape)}.",
-             hint=hint, detail=detail)
+        fail(f"{what} returned {shape_words(tuple(value.shape), tuple(expected.shape))}.", hint=hint,
+             detail=f"{detail}\nreceived shape {list(value.shape)}, expected shape {list(expected.shape)}".strip())
     if check_dtype and value.dtype != expected.dtype:
         fail(f"{what} returned dtype {value.dtype}; expected {expected.dtype}.", hint=hint, detail=detail)
     if expected.device.type == "meta" or value.device.type == "meta":

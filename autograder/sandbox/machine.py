@@ -23,6 +23,7 @@ Nothing here knows an assignment: it is a generic primitive (like ``patch``).
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -127,8 +128,10 @@ def install(machine: Machine, also_in: tuple[Any, ...] = ()) -> list[Patch]:
     originals: dict[int, Any] = {}
     for (path, attr), value in _replacements(machine).items():
         owner = _module(path)
-        if owner is None or not hasattr(owner, attr):
-            continue        # this PyTorch has no such probe
+        with warnings.catch_warnings():     # torch.has_cuda & co. warn that they are deprecated
+            warnings.simplefilter("ignore")
+            if owner is None or not hasattr(owner, attr):
+                continue        # this PyTorch has no such probe
         owned = attr in vars(owner)
         original = vars(owner)[attr] if owned else None
         patches.append(Patch(owner, attr, original, owned))

@@ -159,7 +159,7 @@ for _name in ("softmax", "log_softmax"):
             dtype = data.draw(st.sampled_from(FLOAT_DTYPES))
             x = data.draw(float_tensors(shape, dtype=dtype, min_value=-30, max_value=30))
             expect_tensor(_call(student, name, x, dim=dim), getattr(ref, name)(x, dim=dim),
-                          what=f"{name}(x, dim={dim})", rtol=1e-4, atol=1e-6,
+                          what=f"{name}(x, dim)", rtol=1e-4, atol=1e-6, detail=f"dim={dim}",
                           hint="reduce along the given dim, with keepdim=True so the shapes broadcast")
 
         @task

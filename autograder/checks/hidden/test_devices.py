@@ -21,7 +21,7 @@ import torch
 
 from solutions import devices as ref
 
-from autograder.checks.api import describe_value, expect_tensor, fail
+from autograder.checks.api import describe_value, expect_tensor, fail, shape_words
 from autograder.sandbox import machine
 from autograder.sandbox.client import Ref, StudentError
 
@@ -85,9 +85,14 @@ def _expect_structure(info: dict, want: Any, device_type: str, *, what: str, tra
         if torch.device(got_device).type != device_type:
             fail(f"{what}: a tensor{where} is on {got_device}; expected it on {device_type}.",
                  hint=hint or "move every tensor, at any depth, with .to(device)", detail=detail)
-        if list(info.get("shape", [])) != list(want.shape) or info.get("dtype") != str(want.dtype):
-            fail(f"{what}: a tensor{where} has shape {info.get('shape')} and dtype {info.get('dtype')}; "
-                 f"expected shape {list(want.shape)} and dtype {want.dtype}.", hint=hint, detail=detail)
+        got_shape = tuple(int(v) for v in info.get("shape", []))
+        if got_shape != tuple(want.shape):
+            fail(f"{what}: a tensor{where} came back as {shape_words(got_shape, tuple(want.shape))}; a move "
+                 "keeps the shape.", hint=hint,
+                 detail=f"{detail}: shape {list(got_shape)}, expected {list(want.shape)}")
+        if info.get("dtype") != str(want.dtype):
+            fail(f"{what}: a tensor{where} has dtype {info.get('dtype')}; expected {want.dtype} (a move keeps "
+                 "the dtype).", hint=hint, detail=detail)
         return
     if isinstance(want, tuple) and hasattr(type(want), "_fields"):
         name = type(want).__name__
@@ -442,9 +447,13 @@ def _expect_array(got: Any, want: np.ndarray, what: str, hint: str | None = None
     if not isinstance(got, np.ndarray):
         fail(f"{what} should return a numpy.ndarray, but returned {describe_value(got)}.",
              hint=hint or "t.detach().cpu().numpy()", detail=detail)
-    if got.shape != want.shape or got.dtype != want.dtype:
-        fail(f"{what} returned an array of shape {list(got.shape)} and dtype {got.dtype}; expected shape "
-             f"{list(want.shape)} and dtype {want.dtype}.", hint=hint, detail=detail)
+    if got.shape != want.shape:
+        fail(f"{what} returned an array of another shape than the tensor's: "
+             f"{shape_words(tuple(got.shape), tuple(want.shape)).replace('a tensor', 'an array')}.", hint=hint,
+             detail=f"{detail}\nreceived shape {list(got.shape)}, expected {list(want.shape)}".strip())
+    if got.dtype != want.dtype:
+        fail(f"{what} returned an array of dtype {got.dtype}; expected {want.dtype}, the tensor's dtype in NumPy.",
+             hint=hint, detail=detail)
     if not np.array_equal(got, want, equal_nan=want.dtype.kind == "f"):
         fail(f"{what} returned other values than the tensor's.", hint=hint,
              detail=f"{detail}\nreceived {got!r}\nexpected {want!r}")

@@ -115,9 +115,14 @@ def _expect_parameters(params, n_in, n_out, bias, what):
             fail(f"{what}.{name} is not an nn.Parameter.", hint=f"self.{name} = nn.Parameter(...)", detail=detail)
         value = info["value"]
         if list(value.shape) != shape:
-            fail(f"{what}.{name} has shape {list(value.shape)}; expected "
-                 f"{'[out_features, in_features]' if name == 'weight' else '[out_features]'} = {shape}.",
-                 hint=SHAPE_HINT if name == "weight" else None, detail=detail)
+            # In the spec's terms: the sizes are the check's (hidden) inputs; they go to detail.
+            symbols = {n_in: "in_features", n_out: "out_features"} if n_in != n_out else {}
+            received = [symbols.get(int(d)) for d in value.shape]
+            said = f"[{', '.join(received)}]" if all(received) else "another shape"   # type: ignore[arg-type]
+            fail(f"{what}.{name} has shape {said}; expected "
+                 f"{'[out_features, in_features]' if name == 'weight' else '[out_features]'}.",
+                 hint=SHAPE_HINT if name == "weight" else None,
+                 detail=f"{detail}; {name} has shape {list(value.shape)}, expected {shape}")
         if value.dtype != torch.float32:
             fail(f"{what}.{name} has dtype {value.dtype}; expected torch.float32 (PyTorch's default).", detail=detail)
         if not value.requires_grad:

@@ -170,8 +170,9 @@ def _epoch(student, loader: Ref, what: str, batch_size: int) -> tuple[torch.Tens
     total = sum(sizes)
     want = [batch_size] * (total // batch_size) + ([total % batch_size] if total % batch_size else [])
     if sizes != want:
-        fail(f"the {what} should give batches of {batch_size} images (the last one may be smaller), "
-             f"but gave batches of {sizes}.", hint="pass batch_size=batch_size to both DataLoaders")
+        fail(f"the {what} should give batches of batch_size images (the last one may be smaller), but its "
+             "batches have other sizes.", hint="pass batch_size=batch_size to both DataLoaders",
+             detail=f"batch_size={batch_size}, batches of {sizes}")
     if not images:
         fail(f"the {what} gave no batch at all.")
     return torch.cat(images), torch.cat(labels)
@@ -243,8 +244,10 @@ def test_make_loaders_test_loader_keeps_the_test_split_in_order(student):
         _expect_no_dropped_batch(images, _match(images, _expected_images(student, fake, train=False)),
                                  len(fake.test_images), 10, "test loader")
         if len(images) != len(fake.test_images):
-            fail(f"the test loader gave {len(images)} images; the test split under root holds "
-                 f"{len(fake.test_images)}.", hint="the test loader reads datasets.MNIST(root, train=False, ...)")
+            fail(f"one pass over the test loader gave {'more' if len(images) > len(fake.test_images) else 'fewer'} "
+                 "images than the test split under root holds.",
+                 hint="the test loader reads datasets.MNIST(root, train=False, ...)",
+                 detail=f"{len(images)} images, the test split holds {len(fake.test_images)}")
         options = _expected_images(student, fake, train=False)
         index = _match(images, options)
         if index is None:

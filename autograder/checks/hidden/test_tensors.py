@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from solutions import tensors as ref
 
-from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail
+from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail, shape_words
 from autograder.checks.remote import call_unmutated
 from autograder.checks.strategies import FLOAT_DTYPES, shapes
 from autograder.sandbox.client import StudentError
@@ -163,7 +163,11 @@ def _expect_description(got, t, *, what, detail=""):
         fail(f"the 'shape' entry of {what} should be a tuple of ints, but is {describe_value(shape)}.",
              hint="tuple(t.shape)", detail=detail)
     if tuple(shape) != expected["shape"]:
-        fail(f"the 'shape' entry of {what} is {tuple(shape)}; expected {expected['shape']}.", detail=detail)
+        # Relational words only: the tensor's shape is the check's (possibly hidden) input.
+        relation = shape_words(tuple(shape), expected["shape"]).replace("a tensor with", "").replace(
+            "a tensor of", "").strip()
+        fail(f"the 'shape' entry of {what} is not the tensor's shape ({relation}).", hint="tuple(t.shape)",
+             detail=f"{detail}\nreceived {tuple(shape)}, expected {expected['shape']}".strip())
     for key, example in (("dtype", "'torch.float32'"), ("device", "'cpu'")):
         value = got[key]
         if type(value) is not str:
@@ -173,7 +177,12 @@ def _expect_description(got, t, *, what, detail=""):
         if value != expected[key]:
             hint = f"str(t.{key}) gives the string PyTorch prints" if key == "dtype" else \
                 "report the tensor's own device with str(t.device), not a fixed string"
-            fail(f"the '{key}' entry of {what} is {value!r}; expected {expected[key]!r}.", hint=hint, detail=detail)
+            if key == "dtype" and "torch." + value == expected[key]:
+                said = "lacks the 'torch.' prefix that str(t.dtype) writes (e.g. 'torch.float32')"
+            else:
+                said = f"is not the tensor's {key} as str(t.{key}) writes it"
+            fail(f"the '{key}' entry of {what} {said}.", hint=hint,
+                 detail=f"{detail}\nreceived {value!r}, expected {expected[key]!r}".strip())
 
 
 @pytest.mark.task(f"{M}.describe")
