@@ -636,8 +636,10 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _marked(text: str, spans: tuple[tuple[int, int], ...]) -> str:
-    """``text`` escaped, the shared spans in <mark>, each line numbered."""
+def _marked(text: str, spans: tuple[tuple[int, int], ...], context: int = 3) -> str:
+    """``text`` escaped, the shared spans in <mark>, lines numbered; only the lines within
+    ``context`` lines of shared code are shown (the rest is elided), so that a pair reads
+    as its shared code rather than as two whole files of starter code."""
     out: list[str] = []
     cursor = 0
     for start, end in sorted(spans):
@@ -645,12 +647,20 @@ def _marked(text: str, spans: tuple[tuple[int, int], ...]) -> str:
         if end <= start:
             continue
         out.append(_e(text[cursor:start]))
-        # a <mark> per line, so that the line numbers (one <span> per line) stay intact
+        # one <mark> per line, so that each line stays a line of its own
         out.append("\n".join(f"<mark>{_e(part)}</mark>" if part else "" for part in text[start:end].split("\n")))
         cursor = end
     out.append(_e(text[cursor:]))
     lines = "".join(out).split("\n")
-    return "\n".join(f'<span class="ln">{n:>4}</span> {line}' for n, line in enumerate(lines, start=1))
+    marked = [i for i, line in enumerate(lines) if "<mark>" in line]
+    keep = {j for i in marked for j in range(i - context, i + context + 1)} if marked else set(range(len(lines)))
+    shown: list[str] = []
+    for number, line in enumerate(lines):
+        if number in keep:
+            shown.append(f'<span class="ln">{number + 1:>4}</span> {line}')
+        elif number - 1 in keep or (number == 0 and keep):
+            shown.append('<span class="ln">   ⋯</span>')
+    return "\n".join(shown)
 
 
 _CSS = """
@@ -667,7 +677,7 @@ th { background: #eef2f6; font-weight: 600; } td.num, th.num { text-align: right
 tr.flag td { background: #fff3f0; }
 .pair { background: #fff; border: 1px solid #dfe5ec; border-radius: 6px; padding: 10px 14px; margin: 14px 0;
         break-inside: avoid; }
-.sides { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
+.sides { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 10px; }
 pre { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; background: #fbfcfd;
       border: 1px solid #e3e8ee; padding: 8px; overflow-x: auto; white-space: pre; margin: 4px 0; max-height: 640px; }
 mark { background: #ffd98a; color: inherit; }
@@ -694,7 +704,8 @@ def similarity_html(result: SimilarityResult) -> str:
         "modules, before drawing any conclusion.</div>",
     ]
     for warning in result.warnings:
-        parts.append(f'<div class="notice warn">{_e(warning)}</div>')
+        kind = "notice warn" if "boilerplate was not removed" in warning else "notice"
+        parts.append(f'<div class="{kind}">{_e(warning)}</div>')
     parts += [
         "<h2>How it was measured</h2>",
         f"<p>copydetect's winnowing over tokens (the MOSS method): every name becomes one token, strings and "
@@ -733,7 +744,8 @@ def similarity_html(result: SimilarityResult) -> str:
         parts.append("<p>No pair of submissions shares enough code to be listed.</p>")
     flagged = [(rank, p) for rank, p in enumerate(result.pairs, start=1) if p.spans_a or p.spans_b]
     if flagged:
-        parts.append("<h2>Flagged pairs side by side</h2><p class=muted>Shared code is highlighted.</p>")
+        parts.append("<h2>Flagged pairs side by side</h2><p class=muted>Shared code is highlighted; lines far from "
+                     "it are elided (⋯). Docstrings and names count as one token each.</p>")
     for rank, p in flagged:
         a = result.code.get((p.module, p.student_a), "")
         b = result.code.get((p.module, p.student_b), "")
