@@ -300,5 +300,49 @@ def check(file: Path, timeout: float | None) -> None:
     result = check_file(file, timeout)
     click.echo(render(result))
     sys.exit(result.exit_code)
+
+
+@main.command()
+@click.argument("submissions", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=Path("grading-output"),
+              show_default=True, help="Folder for similarity.csv and similarity.html.")
+@click.option("-a", "--assignments", "assignments", default=None, metavar="LIST",
+              help="Comma-separated modules to compare, e.g. tensors,activations (default: all six).")
+@click.option("--template", "templates", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="Starter code (<module>.py, released notebooks) to remove as boilerplate; repeatable "
+                   "(default: this project's student_template/ and assignment notebooks).")
+@click.option("--threshold", type=float, default=None, metavar="SHARE",
+              help="Flag a pair when this share of one student's code is found in the other's (default: 0.5).")
+@click.option("--common-share", type=float, default=None, metavar="SHARE",
+              help="Drop code shared by more than this share of the class as common idiom (default: 0.2).")
+def similarity(submissions: Path, output: Path, assignments: str | None, templates: tuple[Path, ...],
+               threshold: float | None, common_share: float | None) -> None:
+    """Find pairs of SUBMISSIONS whose code is suspiciously alike, for a person to review.
+
+    Per module, with copydetect (winnowing over tokens, the MOSS method); the starter code
+    is boilerplate. Writes OUTPUT/similarity.csv (every pair listed, ranked) and
+    OUTPUT/similarity.html (the flagged pairs side by side). It never changes a grade.
+    """
+    from .similarity import SimilaritySettings, check_output_dir, find_similar, write_similarity
+
+    settings = SimilaritySettings(**{k: v for k, v in (("threshold", threshold), ("common_share", common_share))
+                                     if v is not None})
+    if submissions.is_dir():
+        check_output_dir(output, submissions)
+    result = find_similar(submissions, list(templates) or None, modules=_modules(assignments), settings=settings)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True, highlight=False)
+    csv_path, html_path = write_similarity(output, result)
+    flagged = result.flagged
+    out.print(f"{len(result.students)} students, {len(result.pairs)} pair(s) listed, {len(flagged)} flagged at "
+              f"{settings.threshold:.0%} or more; {len(result.skipped)} file(s) not compared")
+    for pair in flagged[:10]:
+        out.print(f"  {pair.module}: {pair.student_a} and {pair.student_b}  "
+                  f"{pair.similarity_a:.0%} / {pair.similarity_b:.0%}, {pair.tokens} tokens")
+    if len(flagged) > 10:
+        out.print(f"  and {len(flagged) - 10} more")
+    out.print(f"for a person to review (it never changes a grade): {html_path}, {csv_path}")
+
+
 if __name__ == "__main__":
     main()
