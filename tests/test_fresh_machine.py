@@ -1,0 +1,124 @@
+"""The README's main command on a fresh machine: a clean copy of the project, its own
+virtual environment, an empty ``HOME``, no ``AUTOGRADER_MNIST_ROOT``, and no way to
+download anything (the proxy settings point at a closed port).
+
+The copy holds the project's files as git sees them (tracked files and new files git
+does not ignore, as they are in the working tree): no ``.venv``, no caches, no earlier
+output. Its virtual environment is made with ``python -m venv`` and the project
+installed into it with ``pip install -e .`` as the README says; the packages the project
+depends on are taken from this test's own environment (a path in a ``.pth`` file:
+installing torch again would need the internet), nothing of this checkout's installation
+of the project itself.
+
+Then, in the copy, ``.venv/bin/autograder grade examples/submissions -o grading-output``:
+every example student is graded in all six assignments (``mnist_cnn`` on the MNIST slice
+shipped in the package) and the reference scores 600/600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ("tensors", "linear", "activations", "training", "mnist_cnn", "devices")
+CLOSED = "http://127.0.0.1:9"     # the discard port: any download attempt fails at once
+
+
+def project_files(root: Path = ROOT) -> list[Path]:
+    """The project's files as git sees them in the working tree (relative paths)."""
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("needs a git checkout of the project (to know which files are the project's)")
+    listed = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    return [Path(p) for p in listed if p and (root / p).is_file() and not (root / p).is_symlink()]
+
+
+def copy_project(dest: Path, root: Path = ROOT) -> Path:
+    """A clean copy of the project in ``dest`` (see the module docstring)."""
+    for relative in project_files(root):
+        target = dest / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / relative, target)
+    return dest
+
+
+def fresh_env(home: Path) -> dict[str, str]:
+    """A user with an empty home, no MNIST setting and no network for downloads."""
+    home.mkdir(parents=True, exist_ok=True)
+    keep = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TMPDIR", "TERM")}
+    return {**keep, "HOME": str(home), "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "http_proxy": CLOSED, "https_proxy": CLOSED, "HTTP_PROXY": CLOSED, "HTTPS_PROXY": CLOSED,
+            "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+
+
+def make_venv(project: Path, env: dict[str, str]) -> Path:
+    """``project/.venv`` with the project installed editable (``pip install -e .``);
+    the dependencies come from this test's environment (see the module docstring)."""
+    venv = project / ".venv"
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    subprocess.run([base, "-m", "venv", "--without-pip", str(venv)], check=True, env=env, timeout=300)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          check=True, capture_output=True, text=True, env=env).stdout.strip()
+    ours = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    # Plain paths in a .pth file: the packages there become importable, but the .pth files
+    # in them (this checkout's own editable install of the project) are not run.
+    Path(site, "dependencies-from-the-test-environment.pth").write_text("\n".join(ours) + "\n")
+    result = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                             "-e", str(project)], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, f"pip install -e . failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    assert (venv / "bin" / "autograder").is_file()
+    return venv
+
+
+@pytest.fixture(scope="module")
+def fresh_grading(tmp_path_factory):
+    base = tmp_path_factory.mktemp("fresh-machine")
+    project = copy_project(base / "project")
+    env = fresh_env(base / "home")
+    assert "AUTOGRADER_MNIST_ROOT" not in env
+    make_venv(project, env)
+    # The README's main command, from the project's folder.
+    result = subprocess.run([".venv/bin/autograder", "grade", "examples/submissions", "-o", "grading-output"],
+                            cwd=project, capture_output=True, text=True, env=env, timeout=1500)
+    return project, result, base / "home"
+
+
+def test_the_readmes_main_command_grades_every_student(fresh_grading):
+    project, result, _ = fresh_grading
+    assert result.returncode == 0, f"exit {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    out = project / "grading-output"
+    students = sorted(p.name for p in (project / "examples" / "submissions").iterdir() if p.is_dir())
+    assert students and "reference" in students
+    for student in students:
+        report = json.loads((out / student / "report.json").read_text())
+        graded = {a["assignment"]: a for a in report["assignments"]}
+        assert set(graded) == set(MODULES), (student, sorted(graded))
+        assert all(a["graded"] for a in graded.values()), (student, [m for m, a in graded.items() if not a["graded"]])
+        assert (out / student / "feedback.html").is_file() and (out / student / "feedback.md").is_file()
+
+
+def test_the_reference_scores_600_of_600_with_the_shipped_mnist(fresh_grading):
+    project, _, _ = fresh_grading
+    report = json.loads((project / "grading-output" / "reference" / "report.json").read_text())
+    assert (report["points"], report["max_points"]) == (600, 600), [
+        (t["task"], t["points"], t["max_points"]) for a in report["assignments"] for t in a["tasks"]
+        if t["points"] < t["max_points"]]
+    mnist = next(a for a in report["assignments"] if a["assignment"] == "mnist_cnn")
+    assert mnist["submitted"] and mnist["points"] == 100
+    accuracy = next(t for t in mnist["tasks"] if t["task"] == "mnist_cnn.accuracy_threshold")
+    assert accuracy["checks"] and all(c["outcome"] == "passed" for c in accuracy["checks"])
+
+
+def test_nothing_was_fetched_or_cached_in_home(fresh_grading):
+    """Offline and settings-free: no MNIST was downloaded into the (empty) home."""
+    _, _, home = fresh_grading
+    assert not [p for p in home.rglob("*") if "mnist" in p.name.lower()]
