@@ -7,7 +7,7 @@ message, built here, which every broken check carries; the feedback shows it onc
 the top of the module's section, and counts the checks it broke.
 
 Two kinds of failure are found on the grader's side before any student code runs
-(:func:`source_problem`, on the bytes, with :func:`compile` to an AST: nothing executes):
+(:func:`source_problem`, on the bytes, with :func:`compile`: nothing executes):
 
 - the file is not saved as UTF-8 (UTF-16, latin-1 / Windows-1252) and declares no other
   encoding (a UTF-8 byte order mark is fine: Python accepts it);
@@ -24,7 +24,6 @@ reaches the report prefixed with "Your code raised"), so it cannot be forged.
 
 from __future__ import annotations
 
-import ast
 import codecs
 import io
 import tokenize
@@ -97,9 +96,11 @@ def encoding_problem(file: str, data: bytes) -> ModuleFailure | None:
                              todo=save)
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:      # a coding declaration that names no known encoding
-        return ModuleFailure(file, f"its encoding declaration is invalid ({exc.msg})",
-                             todo="remove the `# coding: ...` line and " + save)
+    except SyntaxError as exc:
+        if "unknown encoding" in str(exc.msg):     # a coding declaration naming no known encoding
+            return ModuleFailure(file, f"its encoding declaration is invalid ({exc.msg})",
+                                 todo="remove the `# coding: ...` line, then " + save)
+        encoding = "utf-8"       # the first lines are not UTF-8 (and declare nothing): said below
     try:
         data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -120,13 +121,15 @@ def encoding_problem(file: str, data: bytes) -> ModuleFailure | None:
 def source_problem(file: str, data: bytes) -> ModuleFailure | None:
     """What stops ``data`` from loading before any of it runs (encoding, syntax), or None.
 
-    Compiles to an AST only (nothing is executed). ``file`` names the file in messages.
+    Compiles only (nothing is executed). ``file`` names the file in messages.
     """
     problem = encoding_problem(file, data)
     if problem is not None:
         return problem
     try:
-        compile(data, file, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        # to bytecode, not only an AST: some errors are found there ("from __future__"
+        # not first, "return" outside a function); compiling runs nothing
+        compile(data, file, "exec", dont_inherit=True)
     except SyntaxError as exc:
         return syntax_failure(file, exc)
     except (ValueError, RecursionError, MemoryError) as exc:
