@@ -36,7 +36,8 @@ def flatten_images(x: torch.Tensor) -> torch.Tensor:
 
 
 def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    if not len(mean) == len(std) == (c := x.shape[-3]):
+    c = x.shape[-3]
+    if not len(mean) == len(std) == c:
         raise ValueError(f"{len(mean)=} and {len(std)=} must both equal the {c} channels of x")
     stats = torch.asarray([mean, std], dtype=x.dtype, device=x.device)[..., None, None]   # [2, C, 1, 1]
     return (x - stats[0]) / stats[1]
