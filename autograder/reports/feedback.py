@@ -320,7 +320,8 @@ def _assignment_view(assignment: AssignmentResult, show_hidden: bool,
     anchor = _anchor(module)
     late = None
     if assignment.lateness is not None and (assignment.lateness.late or assignment.lateness.reason):
-        if assignment.lateness.late or assignment.lateness.penalty_percent:
+        # Late, or no usable submission time (the student should know it was counted on time).
+        if assignment.lateness.late or assignment.lateness.penalty_percent or assignment.lateness.submitted_at is None:
             late = assignment.lateness.reason or "late"
             if assignment.penalty_points:
                 late += f" ({format_points(assignment.penalty_points)} points off)"
