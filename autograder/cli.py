@@ -215,35 +215,10 @@ def _run_with_progress(work):
 
 
 def _print_summary(class_result) -> None:
-    """The score table of the students of this run."""
-    try:
-        from .reports.console import summary_table
-    except ImportError:
-        summary_table = None
-    if summary_table is not None:
-        out.print(summary_table(class_result))
-        return
-    from rich.table import Table
+    """The score table of the students of this run, fitted to the terminal."""
+    from .reports.console import print_summary
 
-    count = len(class_result.students)
-    table = Table(title=f"Scores ({count} student{'s' if count != 1 else ''})")
-    table.add_column("student")
-    for module in class_result.assignments:
-        table.add_column(module, justify="right")
-    table.add_column("total", justify="right")
-    for student in class_result.students:
-        cells = []
-        for module in class_result.assignments:
-            result = student.assignment(module)
-            if result is None or not result.submitted:
-                cells.append("-")
-            elif not result.graded:
-                cells.append("not graded")
-            else:
-                cells.append(f"{result.final_points:g}")
-        table.add_row(student.student, *cells, f"{student.final_points:g}/{student.max_points:g}")
-    out.print(table)
-    out.print("-: not submitted")
+    print_summary(class_result, out)
 
 
 @main.command()

@@ -116,10 +116,7 @@ def write_class_reports(result: ClassResult, out_dir: Path, course: Mapping | No
 
 
 def _write_class_report(result: ClassResult, out_dir: Path) -> None:
-    try:
-        from .class_report import write_class_report
-    except ImportError:      # the class report is not part of this installation
-        return
     from ..config import load_course
+    from .class_report import write_class_report
 
     write_class_report(out_dir, result, load_course())
