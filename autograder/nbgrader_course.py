@@ -47,8 +47,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
-import nbformat
-
 from .course import ASSIGNMENTS, MODULES, assignment_for
 from .errors import AutograderError
 from .release.public_cells import check_grade_id
@@ -176,6 +174,7 @@ def _register(gradebook, module: str, notebook_text: str, db_url: str) -> None:
                                         LockCells, SaveCells)
 
     gradebook.update_or_create_assignment(module)
+    import nbformat   # here, not at import time: it costs seconds
     notebook = nbformat.reads(notebook_text, as_version=4)
     resources = {"nbgrader": {"notebook": module, "assignment": module, "db_url": db_url}}
     try:
@@ -235,6 +234,7 @@ def _check_replaceable(gradebook, module: str, notebook_text: str) -> None:
         return
     if not registered.submissions:
         return
+    import nbformat   # here, not at import time: it costs seconds
     cells = [c for c in nbformat.reads(notebook_text, as_version=4).cells if "nbgrader" in c.metadata]
     new = {
         "grade": {c.metadata.nbgrader["grade_id"] for c in cells if utils.is_grade(c)},

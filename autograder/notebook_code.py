@@ -38,8 +38,6 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import nbformat
-
 from .course import MODULES, assignment_for, project_root
 from .release.public_cells import is_checks_grade_id
 from .results import AssignmentResult
@@ -94,6 +92,7 @@ def load_reference(module: str, root: Path | None = None) -> nbformat.NotebookNo
     """
     path = (root or project_root()) / "assignments" / assignment_for(module).folder / f"{module}.ipynb"
     try:
+        import nbformat   # here, not at import time: it costs seconds
         return nbformat.read(path, as_version=4)
     except (OSError, ValueError):
         return None
@@ -119,6 +118,7 @@ def _read(data: bytes, name: str) -> list[dict]:
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         raise NotebookError(f"{name} is not a valid notebook: it has no list of cells")
     try:
+        import nbformat   # here, not at import time: it costs seconds
         notebook = nbformat.reads(text, as_version=4)
     except Exception as exc:   # nbformat raises many types for malformed files
         raise NotebookError(f"{name} is not a valid notebook: {str(exc).splitlines()[0] if str(exc) else exc!r}") \

@@ -27,13 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
 from ..config import load_course
 from ..reports.atomic import atomic_write_text
 from ..course import ASSIGNMENTS, project_root
 from ..errors import AutograderError
-from .notebooks import source_notebook
 from .public_cells import public_cells
 from .regions import BEGIN, END
 from .stubs import make_stub
@@ -123,6 +120,8 @@ class ReleasePlan:
 
 def plan_release(root: Path | None = None) -> ReleasePlan:
     """Compute every generated file in memory; raises ``AutograderError`` on bad input."""
+    from .notebooks import source_notebook     # nbformat costs seconds to import: only when releasing
+
     root = root or project_root()
     configs = load_course(root)
     files: dict[str, str] = {
@@ -166,6 +165,8 @@ def plan_release(root: Path | None = None) -> ReleasePlan:
 def filled_notebook(source: str) -> str:
     """A student's notebook: the source notebook's solution cells with the reference code
     (markers removed), plus a scratch cell of prints, a loop and IPython magics after them."""
+    import nbformat
+
     notebook = nbformat.reads(source, as_version=4)
     last_solution = 0
     for index, cell in enumerate(notebook.cells):
