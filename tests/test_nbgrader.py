@@ -1,13 +1,21 @@
-"""The round trip through real nbgrader (run as a subprocess, the virtual environment's
-``bin/`` on PATH):
+"""nbgrader, for real (nbgrader run as a subprocess, the virtual environment's ``bin/`` on
+PATH, as nbgrader's ``alembic`` needs).
 
-``autograder release --nbgrader COURSE`` → ``nbgrader generate_assignment`` (all six) →
-the released notebooks filled with the reference code (each definition into its solution
-cell) and left as released, placed as nbgrader submissions → ``autograder grade
---nbgrader-course COURSE`` → full marks and zero, visible in ``nbgrader export``'s CSV.
+The round trip: ``autograder release --nbgrader COURSE`` → ``nbgrader generate_assignment``
+(all six) → the released notebooks filled with the reference code (each definition into
+its solution cell) and left as released, placed as nbgrader submissions → ``autograder
+grade --nbgrader-course COURSE`` → full marks and zero, visible in ``nbgrader export``'s
+CSV, with each task's reason in the gradebook's comments. It grades ``tensors`` and
+``activations`` only (grading all six is slow); every notebook is released and generated.
 
-The round trip grades ``tensors`` and ``activations`` only (grading all six is slow);
-every notebook is released and generated.
+The walk-through: ``docs/nbgrader.md`` followed command by command (its ``bash`` blocks,
+run as written, in the folder each says) with a fresh copy of the project and its own
+virtual environment as ``$PROJECT``, an empty ``HOME`` holding the course, the grading
+output and the student's folder: release, generate, due date, release_assignment, fetch
+and submit as the student (who fills in the reference code in between), collect, grade,
+release_feedback, fetch_feedback, export. The student gets our feedback; the submission,
+late against the due date the page sets, is penalised per the ``[late]`` policy the test
+gives the assignment.
 """
 
 from __future__ import annotations
@@ -151,7 +159,9 @@ def test_no_hidden_material_in_the_release(course, module):
     hidden_checks = {n.name for n in ast.parse(hidden).body if isinstance(n, ast.FunctionDef)
                      and n.name.startswith("test_")} - set(re.findall(r"def (test_\w+)", public))
     assert not [n for n in hidden_checks if re.search(rf"\b{n}\b", text)]
-    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text and "autograder" not in text
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    # The notebook names the `autograder check` command students run; nothing of the grader's code.
+    assert not re.search(r"\b(import|from)\s+autograder\b", text) and "autograder." not in text
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -261,3 +271,219 @@ def test_release_refuses_to_change_cells_once_submissions_exist(course, graded, 
     assert result.returncode == 2, result.stdout + result.stderr
     assert "activations" in result.stderr and "submissions" in result.stderr
     assert source.read_text() == before
+
+
+# -- comments, warnings, feedback, deadlines ------------------------------------------------
+def _reports(graded: Path) -> tuple:
+    from autograder.reports import student_from_json
+
+    return tuple(student_from_json((graded / s / "report.json").read_text()) for s in ("alice", "bob"))
+
+
+def test_comments_say_why_and_manual_grades_survive_a_regrade(course, graded):
+    from nbgrader.api import Gradebook
+
+    from autograder.nbgrader_course import write_scores
+    from autograder.results import ClassResult
+
+    db = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(db) as gradebook:
+        comment = gradebook.find_comment("activations-softmax", "activations", "activations", "bob")
+        assert comment.auto_comment.startswith("activations.softmax: 0/12 points")
+        assert "NotImplementedError" in comment.auto_comment
+        ok = gradebook.find_comment("activations-softmax", "activations", "activations", "alice")
+        assert ok.auto_comment.startswith("activations.softmax: 12/12 points: all ")
+        comment.manual_comment = "See me after class."
+        grade = gradebook.find_grade(check_grade_id("activations", "softmax"), "activations", "activations", "bob")
+        grade.manual_score = 5.0
+        gradebook.db.commit()
+    write_scores(course, ClassResult(students=_reports(graded), assignments=GRADED))
+    with Gradebook(db) as gradebook:
+        comment = gradebook.find_comment("activations-softmax", "activations", "activations", "bob")
+        grade = gradebook.find_grade(check_grade_id("activations", "softmax"), "activations", "activations", "bob")
+        assert comment.manual_comment == "See me after class." and comment.auto_comment.startswith("activations.softmax")
+        assert grade.manual_score == 5.0 and grade.auto_score == 0.0 and grade.score == 5.0
+        grade.manual_score = None
+        comment.manual_comment = None
+        gradebook.db.commit()
+    # Submissions placed by hand (no submission_secret.txt) cannot be released by nbgrader: no feedback folder.
+    assert not (course / "feedback").exists()
+
+
+def test_gradebook_writes_give_no_warning(graded, tmp_path):
+    """A fresh course and fresh submissions (nbgrader's add_submission path): not one warning."""
+    import warnings
+
+    from autograder.nbgrader_course import release_course, write_scores
+    from autograder.results import ClassResult
+
+    course = tmp_path / "course"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        release_course(course)
+        written = write_scores(course, ClassResult(students=_reports(graded), assignments=GRADED))
+    assert written == 2 * sum(len(assignment_for(m).tasks) for m in GRADED)
+
+
+def test_deadlines_come_from_the_gradebook(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from nbgrader.api import Gradebook
+
+    from autograder.nbgrader_course import deadlines, release_course
+
+    course = tmp_path / "course"
+    release_course(course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "pytorch") as gradebook:
+        gradebook.update_or_create_assignment("activations", duedate="2026-10-01 23:59:00 UTC")
+        gradebook.update_or_create_assignment("tensors", duedate="2026-10-02T08:00:00-02:00")
+        with gradebook.db.no_autoflush:      # nbgrader's add_submission warns otherwise (SQLAlchemy 2)
+            for student in ("alice", "bob"):
+                gradebook.update_or_create_student(student)
+                gradebook.update_or_create_submission("activations", student)
+            gradebook.update_or_create_submission("linear", "alice")      # no due date: an extension means nothing
+        gradebook.grant_extension("activations", "alice", days=2, hours=3)
+        gradebook.grant_extension("linear", "alice", days=1)
+    due, extensions = deadlines(course)
+    activations = datetime(2026, 10, 1, 23, 59, tzinfo=timezone.utc)
+    assert due["activations"] == activations and due["activations"].tzinfo is not None
+    assert due["tensors"] == datetime(2026, 10, 2, 10, 0, tzinfo=timezone.utc)
+    assert due["linear"] is None and set(due) == set(MODULES)
+    assert extensions == {("alice", "activations"): activations + timedelta(days=2, hours=3)}
+    empty = tmp_path / "no-gradebook"
+    empty.mkdir()
+    (empty / "nbgrader_config.py").write_text("c = get_config()\n")
+    assert deadlines(empty) == ({}, {}) and not (empty / "gradebook.db").exists()
+
+
+# -- docs/nbgrader.md, command by command ---------------------------------------------------
+DOC = ROOT / "docs" / "nbgrader.md"
+WORK_MARK = "# ... work in"
+LATE = {"policy": "percent_per_day", "percent": 10, "max_penalty_percent": 50}
+
+
+def _doc_blocks() -> list[tuple[str, str]]:
+    """(heading, bash block) of the page's walk-through: the settings and steps 1 to 7."""
+    blocks, heading, lines, inside = [], "", [], False
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if not inside and line.startswith("### "):
+            heading = line
+            if not re.match(r"### \d+\. ", line):
+                if blocks and re.match(r"### \d+\. ", blocks[-1][0]):
+                    break           # the walk-through ends with its last numbered step
+        elif not inside and line.strip() == "```bash":
+            inside, lines = True, []
+        elif inside and line.strip() == "```":
+            inside = False
+            blocks.append((heading, "\n".join(lines)))
+        elif inside:
+            lines.append(line)
+    return blocks
+
+
+def _fill_notebook(path: Path, module: str) -> None:
+    path.write_text(json.dumps(_fill(json.loads(path.read_text()), module), indent=1))
+
+
+@pytest.fixture(scope="module")
+def walkthrough(tmp_path_factory):
+    """Run the page's commands; returns (home, student id, {command: output})."""
+    from nbgrader.utils import get_osusername
+
+    from test_fresh_machine import copy_project, fresh_env, make_venv
+
+    base = tmp_path_factory.mktemp("walkthrough")
+    project = copy_project(base / "project")
+    config = project / "assignments" / "03_activations" / "config.toml"
+    assert "[late]" not in config.read_text()
+    config.write_text(config.read_text() + "\n[late]\n" + "".join(
+        f"{k} = {json.dumps(v)}\n" for k, v in LATE.items()))
+    home = base / "home"
+    env = fresh_env(home)
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"       # nbgrader itself: this environment's
+    make_venv(project, env)
+    student_dir = home / "student"
+    student_dir.mkdir()
+    blocks = _doc_blocks()
+    assert blocks and "export PROJECT=" in blocks[0][1], "the page starts with its two settings"
+    settings = blocks[0][1].replace("/path/to/autograder", str(project))
+    outputs = {}
+    for heading, block in blocks[1:]:
+        student = "student" in heading.lower() and not re.search(r"^\s*cd ", block, re.M)
+        parts = block.split(WORK_MARK) if WORK_MARK in block else [block]
+        for index, part in enumerate(parts):
+            if index > 0:                       # the student does the work: the reference code
+                part = part.split("\n", 1)[1] if "\n" in part else ""
+                _fill_notebook(student_dir / "activations" / "activations.ipynb", "activations")
+            script = f"set -euo pipefail\n{settings}\n{part}\n"
+            result = subprocess.run(["bash", "-c", script], cwd=student_dir if student else home, env=env,
+                                    capture_output=True, text=True, timeout=900)
+            assert result.returncode == 0, f"{heading}:\n{part}\nfailed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            outputs[part.strip()] = result.stdout + result.stderr
+    return home, get_osusername(), outputs
+
+
+def test_walkthrough_runs_every_nbgrader_step(walkthrough):
+    _, _, outputs = walkthrough
+    commands = "\n".join(outputs)
+    for step in ("release --nbgrader", "generate_assignment", "db assignment add", "release_assignment",
+                 "fetch_assignment", "submit", "collect", "grade --nbgrader-course", "release_feedback",
+                 "fetch_feedback", "export"):
+        assert step in commands, f"docs/nbgrader.md has no `{step}` command any more"
+
+
+def test_walkthrough_student_fetches_our_feedback(walkthrough):
+    home, student, _ = walkthrough
+    ours = home / "course" / "feedback" / student / "activations"
+    assert sorted(p.name for p in ours.iterdir()) == ["activations.html", "feedback.md", "submission_secret.txt",
+                                                      "timestamp.txt"]
+    fetched = list((home / "student" / "activations" / "feedback").glob("*/activations.html"))
+    assert len(fetched) == 1, fetched
+    page = fetched[0].read_text()
+    assert page == (ours / "activations.html").read_text()
+    assert "activations.softmax" in page and "100" in page
+    report = json.loads((home / "course-grading" / student / "report.json").read_text())
+    activations = next(a for a in report["assignments"] if a["assignment"] == "activations")
+    assert activations["submitted"] and activations["points"] == 100
+    assert not (home / "course" / "course-grading").exists()
+
+
+def test_walkthrough_export_and_comments(walkthrough):
+    from nbgrader.api import Gradebook
+
+    home, student, _ = walkthrough
+    rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader((home / "course" / "grades.csv").open())}
+    assert float(rows[student, "activations"]["raw_score"]) == 100.0
+    with Gradebook(f"sqlite:///{home / 'course' / 'gradebook.db'}") as gradebook:
+        comment = gradebook.find_comment("activations-softmax", "activations", "activations", student)
+        assert comment.auto_comment.startswith("activations.softmax: 12/12 points")
+
+
+def test_walkthrough_late_submission_is_penalised_per_the_policy(walkthrough):
+    """The page dates the assignment; the student submits after it; [late] of the
+    assignment's config (10% per started day, at most 50%) applies, in the report, the
+    feedback and nbgrader's export."""
+    import math
+    from datetime import datetime, timezone
+
+    from nbgrader.utils import parse_utc
+
+    home, student, _ = walkthrough
+    course = home / "course"
+    due_text = re.search(r'--duedate="([^"]+)"', DOC.read_text()).group(1)
+    due = parse_utc(due_text).replace(tzinfo=timezone.utc)
+    submitted = parse_utc((course / "submitted" / student / "activations" / "timestamp.txt").read_text().strip())
+    late_by = (submitted.replace(tzinfo=timezone.utc) - due).total_seconds()
+    assert late_by > 0, "the page's due date should lie in the past when this runs"
+    percent = min(math.ceil(late_by / 86400) * LATE["percent"], LATE["max_penalty_percent"])
+    report = json.loads((home / "course-grading" / student / "report.json").read_text())
+    activations = next(a for a in report["assignments"] if a["assignment"] == "activations")
+    assert activations["lateness"] is not None, "the due date set in nbgrader did not reach the grader"
+    assert datetime.fromisoformat(activations["lateness"]["due"]) == due
+    assert activations["lateness"]["penalty_percent"] == percent
+    assert activations["final_points"] == pytest.approx(100 * (1 - percent / 100))
+    rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader((course / "grades.csv").open())}
+    assert float(rows[student, "activations"]["late_submission_penalty"]) == pytest.approx(percent)
+    assert float(rows[student, "activations"]["score"]) == pytest.approx(100 - percent)
+    feedback = (course / "feedback" / student / "activations" / "feedback.md").read_text()
+    assert f"{percent:g}%" in feedback
