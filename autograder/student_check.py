@@ -447,6 +447,7 @@ def _child_main(spec_path: str) -> None:
     import torchvision  # noqa: F401
 
     emit(event="ready")
+    _hide_the_solutions()
     signal.signal(signal.SIGALRM, _on_alarm)
     sys.path[:0] = [folder]
     if spec["helpers"] not in sys.path:
@@ -539,6 +540,23 @@ def _child_main(spec_path: str) -> None:
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
         raise SystemExit(f"pytest stopped with {code!r}")
     emit(event="done")
+
+
+class _NoSolutions:
+    """A meta path finder that refuses ``solutions``: the grader's sandbox does not have the
+    reference solutions either (the package may be installed beside this one)."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+        if name == "solutions" or name.startswith("solutions."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+def _hide_the_solutions() -> None:
+    for name in [n for n in sys.modules if n == "solutions" or n.startswith("solutions.")]:
+        del sys.modules[name]
+    sys.meta_path.insert(0, _NoSolutions())
 
 
 class _Missing(Exception):
