@@ -128,6 +128,8 @@ def _students(value: str | None) -> tuple[str, ...] | None:
               help="Per-student due dates (columns student,assignment,due); kept in the record.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Grade on Dask: a scheduler address (tcp://host:8786) or local:N for N local workers.")
+@click.option("--similarity", is_flag=True, help="Also compare the submissions (OUT/similarity.csv, "
+              "similarity.html and a section of the class report); it flags pairs, never changes a grade.")
 @click.option("--no-sandbox", is_flag=True, help="Run workers without namespaces (reports say so). For debugging.")
 @click.option("--nbgrader-course", "nbgrader_course", type=click.Path(path_type=Path), default=None,
               metavar="COURSE_DIR", help="Grade nbgrader's COURSE_DIR/submitted/<student>/<assignment>/ "
@@ -136,8 +138,8 @@ def _students(value: str | None) -> tuple[str, ...] | None:
               help="Write the scores into the gradebook of this nbgrader course (replacing earlier ones).")
 def grade(submissions: Path | None, output: Path, assignments: str | None, students: str | None, force: bool,
           workers: int | None, timeout: float | None, mnist_root: Path | None, seed: int,
-          submitted_at: Path | None, extensions: Path | None, scheduler: str | None, no_sandbox: bool,
-          nbgrader_course: Path | None, to_nbgrader: Path | None) -> None:
+          submitted_at: Path | None, extensions: Path | None, scheduler: str | None, similarity: bool,
+          no_sandbox: bool, nbgrader_course: Path | None, to_nbgrader: Path | None) -> None:
     """Grade SUBMISSIONS (one sub-folder per student) into the course record --output.
 
     Only what changed since its latest result is graded (files, config, checks, seed);
@@ -166,7 +168,7 @@ def grade(submissions: Path | None, output: Path, assignments: str | None, stude
     options = GradeOptions(modules=_modules(assignments), call_timeout_s=timeout, mnist_root=mnist_root,
                            seed=seed, isolate=not no_sandbox, nbgrader_course=course_dir, force=force,
                            students=_students(students), submitted_at=submitted_at, extensions=extensions,
-                           scheduler=scheduler)
+                           scheduler=scheduler, similarity=similarity)
     if workers is not None:
         options = GradeOptions(**{**options.__dict__, "workers": workers})
     options.validate()

@@ -61,6 +61,7 @@ class GradeOptions:
     submitted_at: Path | None = None          # CSV student,assignment,submitted_at
     extensions: Path | None = None            # CSV student,assignment,due
     config_root: Path | None = None           # the folder holding assignments/ (default: this project)
+    similarity: bool = False                  # also compare the submissions (similarity.csv/.html, class report)
 
     def validate(self) -> None:
         """``AutograderError`` naming the first invalid option."""
@@ -315,7 +316,9 @@ def grade_submissions(
         if jobs:
             _grade(jobs, options, configs, needs_mnist, collect)
         record.finish_run(run_id)
-        render_record(record, out_dir)
+        rendered = render_record(record, out_dir)
+        if options.similarity:
+            _similarity(submissions_dir, out_dir, options, rendered)
         if options.nbgrader_course is not None:
             from .nbgrader_course import write_scores
 
@@ -325,6 +328,17 @@ def grade_submissions(
                          grader_errors=tuple(sorted(errors)), warnings=tuple(warnings), run_id=run_id,
                          seconds=round(time.perf_counter() - started, 3))
     return replace(result, run=summary)
+
+
+def _similarity(submissions_dir: Path, out_dir: Path, options: GradeOptions, rendered: ClassResult) -> None:
+    """Compare the submissions: OUT/similarity.csv and .html, and a section of the class
+    report (it flags pairs for a person to review; it never changes a grade)."""
+    from .reports.class_report import write_class_report
+    from .similarity import find_similar, write_similarity
+
+    found = find_similar(submissions_dir, modules=options.modules)
+    write_similarity(out_dir, found)
+    write_class_report(out_dir, rendered, load_course(options.config_root), similarity=found)
 
 
 def _nbgrader_deadlines(course: Path) -> tuple[dict[str, str | None], list[tuple[str, str, str]]]:

@@ -163,11 +163,15 @@ def test_report_renders_every_file_again_from_the_record_byte_for_byte(tmp_path)
     assert {p: p.read_bytes() for p in files} == before
 
 
-def test_exports_without_regrading(tmp_path):
-    subs = _class(tmp_path, {"alice": "reference", "bob": "template"})
+def test_exports_without_regrading_and_similarity_on_request(tmp_path):
+    subs = _class(tmp_path, {"alice": "reference", "bob": "template", "dave": "reference"})
     (subs / "carol").mkdir()
     out = tmp_path / "out"
-    grade_submissions(subs, out, TENSORS)
+    grade_submissions(subs, out, replace(TENSORS, similarity=True))
+    pairs = list(csv.DictReader(io.StringIO((out / "similarity.csv").read_text())))
+    assert {pairs[0]["student_a"], pairs[0]["student_b"]} == {"alice", "dave"}      # identical copies first
+    assert 'id="similarity"' in (out / "class-report.html").read_text() and (out / "similarity.html").exists()
+    shutil.rmtree(subs / "dave")
     runner = CliRunner()
     for fmt in ("csv", "long", "canvas", "gradescope"):
         result = runner.invoke(main, ["export", str(out), "--format", fmt])
@@ -176,8 +180,8 @@ def test_exports_without_regrading(tmp_path):
     canvas = list(csv.reader(io.StringIO((out / "export-canvas.csv").read_text())))
     assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert canvas[1][0] == "Points Possible" and canvas[1][5] == "100"
-    assert [r[3] for r in canvas[2:]] == ["alice", "bob", "carol"]
-    assert [r[5] for r in canvas[2:]] == ["100", "0", ""]
+    assert [r[3] for r in canvas[2:]] == ["alice", "bob", "carol", "dave"]
+    assert [r[5] for r in canvas[2:]] == ["100", "0", "", "100"]
     gradescope = json.loads((out / "gradescope" / "alice" / "results.json").read_text())
     assert gradescope["score"] == 100
     bad = runner.invoke(main, ["export", str(tmp_path / "nowhere"), "--format", "csv"])
