@@ -131,6 +131,13 @@ def source_problem(file: str, data: bytes) -> ModuleFailure | None:
         # not first, "return" outside a function); compiling runs nothing
         compile(data, file, "exec", dont_inherit=True)
     except SyntaxError as exc:
+        if exc.text is None and exc.lineno:
+            # errors found after parsing carry no source line: show it as Python would
+            lines = data.decode("utf-8-sig", "replace").splitlines()
+            if 0 < exc.lineno <= len(lines):
+                exc.text = lines[exc.lineno - 1] + "\n"
+                if not exc.offset:
+                    exc.offset = len(lines[exc.lineno - 1]) - len(lines[exc.lineno - 1].lstrip()) + 1
         return syntax_failure(file, exc)
     except (ValueError, RecursionError, MemoryError) as exc:
         return ModuleFailure(file, f"Python could not parse it ({type(exc).__name__}: {exc})",
@@ -146,8 +153,9 @@ def syntax_failure(file: str, exc: SyntaxError) -> ModuleFailure:
     body = "\n".join(shown.splitlines()[:-1])
     where = f" (line {exc.lineno})" if exc.lineno else ""
     kind = type(exc).__name__
+    at = " at the caret" if "^" in body else (f" on line {exc.lineno}" if exc.lineno else "")
     return ModuleFailure(file, f"{kind}: {exc.msg}{where}", body,
-                         todo=f"fix the {kind} at the caret (run `python {file}` to see it too), then run "
+                         todo=f"fix the {kind}{at} (run `python {file}` to see it too), then run "
                               f"`autograder check {file}` again")
 
 
