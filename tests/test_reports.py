@@ -405,3 +405,56 @@ def test_class_reports_write_the_gradebook_atomically(tmp_path, alice, bob):
     assert (tmp_path / "out" / GRADEBOOK_FILE).read_bytes() == first
     assert first.decode() == gradebook_csv(klass)
     assert os.listdir(tmp_path / "out") == [GRADEBOOK_FILE]
+
+
+# --- the console summary ---------------------------------------------------------------
+
+def _console_text(klass: ClassResult, width: int) -> str:
+    from rich.console import Console
+
+    from autograder.reports.console import print_summary
+
+    console = Console(width=width, file=io.StringIO(), color_system=None, highlight=False)
+    print_summary(klass, console)
+    return console.file.getvalue()
+
+
+def _six_modules(student: str, grader_error: bool = False, missing: str | None = None) -> StudentResult:
+    from autograder.course import MODULES
+
+    assignments = []
+    for module in MODULES:
+        outcome = Outcome.GRADER_ERROR if grader_error and module == "training" else Outcome.PASSED
+        task = TaskResult(f"{module}.t", 100, (_check("c", f"{module}.t", outcome),))
+        if module == missing:
+            task = TaskResult(f"{module}.t", 100, (), f"{module}.py was not submitted")
+        assignments.append(AssignmentResult(module, (task,), submitted=module != missing))
+    return StudentResult(student, tuple(assignments))
+
+
+def test_console_summary_is_readable_at_80_columns():
+    from autograder.course import MODULES
+
+    klass = ClassResult((_six_modules("a-student-with-a-rather-long-id-2026", missing="linear"),
+                         _six_modules("bob", grader_error=True)), MODULES)
+    text = _console_text(klass, 80)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80, text
+    assert "…" not in text                                   # nothing cut off
+    assert "Scores (2 students)" in text
+    assert "columns: tens = tensors, lin = linear, act = activations" in text
+    assert "n/s = not submitted (scores 0)" in text and "n/g = not graded: grader error" in text
+    assert "1 result needs a regrade (grader error, see report.json): bob/training" in text
+    # "not submitted" is not a zero the student earned, and a grader error is not counted
+    row = next(line for line in lines if line.startswith("│ bob"))
+    assert "n/g" in row and "500/500" in row
+    first = next(line for line in lines if line.startswith("│ a-student"))
+    assert "n/s" in first and "500/600" in first
+
+
+def test_console_summary_uses_full_names_when_they_fit_and_counts_one_student():
+    klass = ClassResult((StudentResult("alice", (_tensors(), _activations())),), ("tensors", "activations"))
+    text = _console_text(klass, 80)
+    assert "Scores (1 student)" in text and "Scores (1 students)" not in text
+    assert "tensors" in text.splitlines()[2] and "columns:" not in text
+    assert "150/150" in text

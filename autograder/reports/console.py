@@ -100,7 +100,8 @@ def summary_notes(result: ClassResult, short: dict[str, str]) -> list[str]:
     lines.append("total = points of the graded assignments / their maximum")
     regrade = [f"{s.student}/{a.assignment}" for s in result.students for a in s.assignments if not a.graded]
     if regrade:
-        lines.append(f"{_plural(len(regrade), 'result')} need a regrade (grader error, see report.json): "
+        verb = "needs" if len(regrade) == 1 else "need"
+        lines.append(f"{_plural(len(regrade), 'result')} {verb} a regrade (grader error, see report.json): "
                      + ", ".join(regrade))
     return lines
 
