@@ -14,7 +14,8 @@ def get_device(prefer=None):
     if prefer == "cpu":
         return torch.device("cpu")
     if prefer == "cuda" and has_cuda:
-        return torch.device("cuda")
+        # "torch.cuda.current_device() gives the index of the GPU in use"
+        return torch.device("cuda", torch.cuda.current_device())
     if prefer == "mps" and has_mps:
         return torch.device("mps")
     return torch.device("cuda" if has_cuda else "mps" if has_mps else "cpu")
