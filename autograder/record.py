@@ -302,10 +302,17 @@ class CourseRecord:
         for row in self._db.execute(query, params):
             yield Entry(*row[:9], result=_assignment_from(row[9]), graded=row[10] is not None)
 
-    def current(self) -> dict[tuple[str, str], Entry]:
-        """The latest result of every (student, assignment) ever recorded."""
-        return {(e.student, e.assignment): e for e in self._entries(
-            "WHERE id IN (SELECT MAX(id) FROM results GROUP BY student, assignment)")}
+    def current(self, students: Iterable[str] | None = None) -> dict[tuple[str, str], Entry]:
+        """The latest result of every (student, assignment) ever recorded (of ``students`` only,
+        when given)."""
+        if students is None:
+            return {(e.student, e.assignment): e for e in self._entries(
+                "WHERE id IN (SELECT MAX(id) FROM results GROUP BY student, assignment)")}
+        found: dict[tuple[str, str], Entry] = {}
+        for student in sorted(set(students)):
+            found.update({(e.student, e.assignment): e for e in self._entries(
+                "WHERE id IN (SELECT MAX(id) FROM results WHERE student = ? GROUP BY assignment)", (student,))})
+        return found
 
     def history(self, student: str) -> list[Entry]:
         """Every result of ``student``, oldest first per assignment."""
@@ -364,6 +371,10 @@ class CourseRecord:
                 run[key] = json.loads(run[key])
             runs.append(run)
         return runs
+
+    def latest_run(self) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT seed, version FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else {"seed": row[0], "version": row[1]}
 
     def course_snapshot(self) -> dict[str, Any]:
         """The course configuration recorded by the latest run (what reports render with)."""

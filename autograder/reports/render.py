@@ -101,13 +101,12 @@ def current_class(record: CourseRecord, students: Iterable[str] | None = None) -
     snapshot = record.course_snapshot()
     extensions = record.extensions()
     by_student: dict[str, list[Entry]] = {}
-    for (student, _module), entry in record.current().items():
+    for (student, _module), entry in record.current(students).items():
         by_student.setdefault(student, []).append(entry)
-    chosen = sorted(by_student) if students is None else sorted(set(students) & set(by_student))
+    chosen = sorted(by_student)
     results = tuple(_student(record, s, by_student[s], snapshot, extensions) for s in chosen)
     modules = sorted({e.assignment for entries in by_student.values() for e in entries}, key=_order)
-    runs = record.runs()
-    last = runs[-1] if runs else {"seed": 0, "version": ""}
+    last = record.latest_run() or {"seed": 0, "version": ""}
     return ClassResult(students=results, assignments=tuple(modules), seed=last["seed"], version=last["version"])
 
 
