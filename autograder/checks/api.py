@@ -15,7 +15,7 @@ import torch
 
 from ..sandbox.client import Foreign, Ref
 
-__all__ = ["CheckFailure", "fail", "describe_value", "shape_words", "expect_tensor", "expect_tensor_one_of", "expect_float",
+__all__ = ["CheckFailure", "fail", "describe_value", "shape_words", "expect_tensor", "expect_tensor_one_of", "expect_float", "python_float",
            "expect_close", "tensor_summary"]
 
 
@@ -157,12 +157,39 @@ def expect_tensor_one_of(value: Any, candidates: list[torch.Tensor], **kwargs: A
     raise first
 
 
+def python_float(value: Any) -> float | None:
+    """``value`` as a Python float when it is one, else None.
+
+    A subclass of ``float`` is a Python float (``isinstance(x, float)``: it formats,
+    compares, serialises and computes as one): ``numpy.float64``, what ``np.mean`` returns,
+    crosses the boundary as a :class:`Foreign` scalar and counts. ``numpy.float32``, a 0-d
+    tensor or an int do not.
+    """
+    if type(value) is float:
+        return value
+    if isinstance(value, Foreign) and type(value.value) is float and _is_float_subclass(value.type_name):
+        return value.value
+    return None
+
+
+def _is_float_subclass(type_name: str) -> bool:
+    module, _, name = type_name.rpartition(".")
+    if module != "numpy":       # only types the grader knows; a student's own class is not looked up
+        return False
+    import numpy
+
+    kind = getattr(numpy, name, None)
+    return isinstance(kind, type) and issubclass(kind, float)
+
+
 def expect_float(value: Any, *, what: str, hint: str | None = None) -> float:
-    """Check that ``value`` is a Python ``float`` (not a tensor, not a NumPy scalar)."""
-    if type(value) is not float:
+    """Check that ``value`` is a Python ``float`` (or a subclass such as ``numpy.float64``;
+    not a tensor, not ``numpy.float32``) and return it as a plain float."""
+    number = python_float(value)
+    if number is None:
         fail(f"{what} should return a Python float, but returned {describe_value(value)}.",
              hint=hint or "convert a 0-d tensor with .item()")
-    return value
+    return number
 
 
 def expect_close(value: float, expected: float, *, what: str, rtol: float = 1e-5, atol: float = 1e-6,

@@ -79,6 +79,7 @@ def _replacements(machine: Machine) -> dict[tuple[str, str], Any]:
             ("torch.cuda", "current_device"): _constant(0) if machine.cuda else _no_device("CUDA"),
             ("torch.cuda", "get_device_name"): _constant("Simulated CUDA GPU") if machine.cuda else _no_device("CUDA"),
             ("torch.backends.cuda", "is_built"): _constant(machine.cuda),
+            ("torch.backends.cudnn", "is_available"): _constant(machine.cuda),
         })
     cuda_count = (real_cuda or 1) if machine.cuda else 0
     accelerator = torch.device("cuda") if machine.cuda else torch.device("mps") if machine.mps else None

@@ -408,8 +408,10 @@ def test_predicted_labels_matches_reference(student, data):
 
 # -- accuracy ---------------------------------------------------------------------
 def _expect_accuracy(got, logits, labels, what, detail=""):
-    value = expect_float(got, what=what, hint="convert the 0-d tensor to a Python float with .item() "
-                                              "(or float(...)); a NumPy float is not a Python float either")
+    hint = ("numpy.float32 is not a Python float: convert it with float(...)"
+            if getattr(got, "type_name", "") == "numpy.float32" else
+            "convert the 0-d tensor to a Python float with .item() (or float(...))")
+    value = expect_float(got, what=what, hint=hint)
     want = ref.accuracy(logits, labels)
     hint = "return a fraction in [0, 1], not a percentage" if want and abs(value - 100 * want) < 1e-3 else \
         "the fraction of rows whose arg-max (over dim=1) equals the label"

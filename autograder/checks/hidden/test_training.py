@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from solutions import training as ref
 
-from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail
+from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail, python_float
 from autograder.checks.strategies import FLOAT_DTYPES, float_tensors, shapes
 from autograder.sandbox.client import Ref, StudentError
 
@@ -58,8 +58,8 @@ def _resolve(path: str) -> Any:
 
 def _number(value: Any) -> float | None:
     """A float, or a one-element tensor's value (for checks that are not about the type)."""
-    if type(value) is float:
-        return value
+    if python_float(value) is not None:
+        return python_float(value)
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.device.type != "meta":
         return float(value.detach().reshape(()))
     return None
@@ -497,15 +497,16 @@ def test_train_epoch_fits_a_line(student):
               for _ in range(30)]
     if not all(math.isfinite(v) for v in losses) or not losses[-1] < 0.05 * losses[0] or \
             any(later > earlier * 1.05 + 1e-3 for earlier, later in zip(losses[5:], losses[6:])):
-        fail("over 30 epochs of SGD on y = 3x + 2 + noise the epoch loss did not fall steadily "
+        fail("over 30 epochs of SGD on points of a noisy line the epoch loss did not fall steadily "
              f"(first epoch {losses[0]:.4g}, last {losses[-1]:.4g}).",
              hint="run train_step on every batch of the loader, and return the epoch's mean loss",
-             detail=f"epoch losses: {[round(v, 5) for v in losses]}")
+             detail=f"y = 3x + 2 + noise; epoch losses: {[round(v, 5) for v in losses]}")
     params = worker.parameters(model)
     weight, bias = params["weight"]["value"].item(), params["bias"]["value"].item()
     if abs(weight - 3) > 0.1 or abs(bias - 2) > 0.1:
-        fail(f"after 30 epochs on y = 3x + 2 + noise the model learned weight {weight:.3f} and bias {bias:.3f}; "
-             "expected them near 3 and 2.", hint="run train_step on every batch of the loader")
+        fail("after 30 epochs of SGD on points of a noisy line the model has not learned the line (its weight "
+             "or bias is off).", hint="run train_step on every batch of the loader",
+             detail=f"y = 3x + 2 + noise; learned weight {weight:.3f} and bias {bias:.3f}, expected near 3 and 2")
 
 
 # -- training.evaluate -------------------------------------------------------------------

@@ -1,4 +1,5 @@
 # expect-lost: activations.softmax
+# expect-message: activations.softmax: normalised along another axis than dim
 """softmax always normalises over dim 0."""
 
 import torch

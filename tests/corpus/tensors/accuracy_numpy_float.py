@@ -1,5 +1,7 @@
 # expect-lost: tensors.accuracy
-"""Returns a NumPy float instead of a Python float."""
+# expect-message: tensors.accuracy: should return a python float, but returned a numpy.float32
+"""Returns a numpy.float32 instead of a Python float. (numpy.float64, what np.mean returns, is
+a subclass of float and so a Python float: see correct_numpy_mean_float64.py.)"""
 
 import numpy as np
 import torch
@@ -45,7 +47,7 @@ def predicted_labels(logits):
 
 
 def accuracy(logits, labels):
-    return np.mean((logits.argmax(dim=1) == labels).numpy())
+    return np.float32(np.mean((logits.argmax(dim=1) == labels).numpy()))
 
 
 def safe_add(a, b):
