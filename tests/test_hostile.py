@@ -209,7 +209,7 @@ def test_other_students_files_are_untouched(hostile):
     ("import_error", "ModuleNotFoundError"),
     ("loop_at_import", "did not finish"),
     ("sys_exit_at_import", "SystemExit"),
-    ("non_utf8", "SyntaxError"),
+    ("non_utf8", "not saved as UTF-8"),
     ("imports_solutions", "solutions"),
     ("reads_hidden_checks", "FileNotFoundError"),
 ])

@@ -6,10 +6,12 @@ student's check and the grader's report must tell the same story:
 - a module that cannot be imported fails ``check`` with the same module failure (the
   same words: one function builds both);
 - the static rules give the same penalties (forbidden calls, escape hatches);
-- a task with full marks from the grader passes its public checks, and a task whose
-  public checks fail loses points when graded;
-- ``check`` exits 0 exactly when the grader would give nothing less than full marks
-  for what the public checks and rules can see (the reference: 0; everything else: 1).
+- a task that earns nothing when graded fails ``check``;
+- ``check`` exits 0 exactly when the grader gives the module full marks.
+
+(Task by task, a public check may fail where the grader gives full marks: the public
+``make_mlp`` check of ``linear`` builds on the student's own ``Linear``, the hidden ones
+do not; so that direction is not asserted.)
 
 Plus the behaviours of ``check`` itself: the grader's time limits by default, a hang
 inside one check fails that check only, and errors carry the student's ``file:line``.
@@ -67,10 +69,9 @@ def _agree(report_assignment: dict, checked) -> None:
             assert (penalty or None) == (theirs if theirs != "no checks ran for this task" else None), task_id
         public_fail = any(not c.passed for c in mine[task_id].checks) or (
             theirs is not None and theirs != "no checks ran for this task")
-        if task["points"] == task["max_points"]:
-            assert not public_fail, (task_id, [c.message for c in mine[task_id].checks if not c.passed])
-        if public_fail:
-            assert task["points"] < task["max_points"], task_id
+        if task["points"] == 0 and mine[task_id].checks:
+            # nothing of the task earns points: its public checks cannot all pass
+            assert public_fail, task_id
     full = all(t["points"] == t["max_points"] for t in graded.values())
     assert (checked.exit_code == 0) == full, (checked.exit_code, full)
 
