@@ -120,3 +120,10 @@ def test_code_that_does_not_run_when_the_task_is_called_costs_nothing(source, na
 def test_a_deeply_nested_expression_does_not_exhaust_the_stack():
     source = "import torch\ndef f(x):\n    return " + " + ".join(["x"] * 700) + " + torch.sigmoid(x)\n"
     assert [f.name for f in forbidden_uses(ast.parse(source), "f", ("torch.sigmoid",))] == ["torch.sigmoid"]
+
+
+def test_a_def_wins_over_an_import_of_the_same_name():
+    source = ("from torch.nn.functional import one_hot\nimport torch\n"
+              "def one_hot(labels, n):\n    if labels.dim() > 1:\n        return torch.stack([one_hot(r, n) for r in labels])\n"
+              "    return (labels[:, None] == torch.arange(n)).float()\n")
+    assert forbidden_uses(ast.parse(source), "one_hot", ("torch.nn.functional.one_hot",)) == []

@@ -251,6 +251,8 @@ def forbidden_uses(tree: ast.Module, name: str, not_allowed: tuple[str, ...]) ->
     aliases = _aliases(tree)
     bindings = _bindings(tree)
     banned = _Banned(not_allowed)
+    defined = frozenset(n for n, nodes in bindings.items()
+                        if any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for b in nodes))
     findings: list[Finding] = []
     seen: set[str] = set()
     todo = [name]
@@ -268,7 +270,7 @@ def forbidden_uses(tree: ast.Module, name: str, not_allowed: tuple[str, ...]) ->
                 if isinstance(node, ast.Name) and node.id not in local:
                     if node.id in bindings:
                         todo.append(node.id)
-                found = _check_node(node, local, aliases, banned)
+                found = _check_node(node, local, aliases, banned, defined)
                 if found:
                     findings.append(found)
     return _dedupe(findings)
@@ -283,7 +285,10 @@ def _import_line(tree: ast.Module, local_name: str) -> int:
     return 1
 
 
-def _check_node(node: ast.AST, local: frozenset[str], aliases: dict[str, str], banned: _Banned) -> Finding | None:
+def _check_node(node: ast.AST, local: frozenset[str], aliases: dict[str, str], banned: _Banned,
+                defined: frozenset[str] = frozenset()) -> Finding | None:
+    """A forbidden use at ``node``, if any. ``defined``: names the module defines with def or
+    class, which win over an import of the same name (the student's own one_hot)."""
     if isinstance(node, ast.Attribute):
         root = node
         while isinstance(root, ast.Attribute):
@@ -296,7 +301,7 @@ def _check_node(node: ast.AST, local: frozenset[str], aliases: dict[str, str], b
         if banned.method(node.attr):
             return Finding("." + node.attr, node.lineno)
         return None
-    if isinstance(node, ast.Name) and node.id in aliases and node.id not in local:
+    if isinstance(node, ast.Name) and node.id in aliases and node.id not in local and node.id not in defined:
         reported = banned.dotted_name(aliases[node.id])
         return Finding(reported, node.lineno) if reported else None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
