@@ -482,15 +482,25 @@ def _md_names(names: tuple[str, ...]) -> str:
     return ", ".join(_md_code(n) for n in names)
 
 
+def _task_score(task: TaskView) -> str:
+    if task.grader_errors:
+        return NOT_GRADED
+    return f"{task.points} / {task.max_points}"
+
+
+def _title_score(view: FeedbackView) -> str:
+    if view.not_graded and len(view.not_graded) == len(view.assignments):
+        return NOT_GRADED
+    return f"{view.points} / {view.max_points}"
+
+
 def _md_task(task: TaskView) -> list[str]:
-    mark = PASS_MARK if task.passed else FAIL_MARK
-    lines = [f"### {_md_anchor(task.anchor)}{mark} {_md_code(task.task)}: {task.points} / {task.max_points}", ""]
+    mark = PASS_MARK if task.passed else ("–" if task.grader_errors else FAIL_MARK)
+    lines = [f"### {_md_anchor(task.anchor)}{mark} {_md_code(task.task)}: {_task_score(task)}", ""]
     if task.module_penalty:
         return lines     # the module's penalty, shown once above, is all there is to say
     if task.penalty is not None:
         lines += [f"Penalty: {_md_text(task.penalty)}", ""]
-    if task.grader_errors:
-        lines += [f"{_count(task.grader_errors, 'check')} {NOT_GRADED}. {_md_text(GRADER_ERROR_TEXT)}", ""]
     for group in task.groups:
         inline, block = _md_message(group.message, "  ")
         if group.count == 1:
@@ -551,7 +561,7 @@ def student_feedback_markdown(result: StudentResult, show_hidden_inputs: Mapping
     result is escaped so it renders literally. Ends with a newline.
     """
     view = feedback_view(result, show_hidden_inputs)
-    lines = [f"# Feedback for {_md_text(view.student)}: {view.points} / {view.max_points}", ""]
+    lines = [f"# Feedback for {_md_text(view.student)}: {_title_score(view)}", ""]
     lines += [*(_md_text(s) for s in _summary_sentences(view)), ""] if _summary_sentences(view) else []
     if view.messages:
         lines += [*_md_items(view.messages), ""]
@@ -615,15 +625,15 @@ def _html_names(names: tuple[str, ...]) -> str:
 def _html_task(task: TaskView) -> list[str]:
     if task.passed:
         mark = f'<span class="ok">{PASS_MARK}</span>'
+    elif task.grader_errors:
+        mark = '<span class="na">–</span>'
     else:
         mark = f'<span class="ko">{FAIL_MARK}</span>'
-    lines = [f'<h3 id="{task.anchor}">{mark} <code>{_e(task.task)}</code>: {task.points} / {task.max_points}</h3>']
+    lines = [f'<h3 id="{task.anchor}">{mark} <code>{_e(task.task)}</code>: {_task_score(task)}</h3>']
     if task.module_penalty:
         return lines     # the module's penalty, shown once above, is all there is to say
     if task.penalty is not None:
         lines.append(f"<p><strong>Penalty:</strong> {_e(task.penalty)}</p>")
-    if task.grader_errors:
-        lines.append(f'<p class="na">{_count(task.grader_errors, "check")} {NOT_GRADED}. {_e(GRADER_ERROR_TEXT)}</p>')
     if task.groups:
         lines.append("<ul>")
         for group in task.groups:
@@ -693,7 +703,7 @@ def student_feedback_html(result: StudentResult, show_hidden_inputs: Mapping[str
     and same order as the Markdown. Ends with a newline.
     """
     view = feedback_view(result, show_hidden_inputs)
-    title = f"Feedback for {_e(view.student)}: {view.points} / {view.max_points}"
+    title = f"Feedback for {_e(view.student)}: {_title_score(view)}"
     lines = [
         "<!DOCTYPE html>",
         '<html lang="en">',
