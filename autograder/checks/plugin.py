@@ -148,6 +148,11 @@ class Student:
             self._import_errors[name] = ModuleLoadError(failure)
             raise _copy(self._import_errors[name]) from None
 
+    @property
+    def module_failures(self) -> dict[str, loading.ModuleFailure]:
+        """module -> why it could not be imported (for a structured field of the result)."""
+        return {name: exc.failure for name, exc in self._import_errors.items() if isinstance(exc, ModuleLoadError)}
+
     def _import_failure(self, file: str, exc: SandboxError) -> loading.ModuleFailure | None:
         """The module failure an import's exception means; None when it is not the module's
         fault (the submission's time budget ran out, the sandbox could not start)."""
