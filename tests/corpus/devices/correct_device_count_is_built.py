@@ -14,7 +14,6 @@ def get_device(prefer=None):
     return torch.device("cuda:0") if cuda else torch.device("mps") if mps else torch.device("cpu")
 
 
-
 def to_device(obj, device):
     if isinstance(obj, (torch.Tensor, nn.Module)):
         return obj.to(device)
