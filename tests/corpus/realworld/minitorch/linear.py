@@ -31,11 +31,20 @@ class Linear(nn.Module):
         return linear_forward(x, self.weight, self.bias)
 
 
+class Network(nn.Sequential):
+    """minitorch's Network (Linear -> ReLU -> ... -> Linear) as an nn.Sequential, the way
+    torchvision.ops.MLP is one: the layers are its children, the forward pass is Sequential's."""
+
+    def __init__(self, sizes: Sequence[int]):
+        if len(sizes) < 2:
+            raise ValueError("make_mlp: at least two layer sizes are needed")
+        layers: list[nn.Module] = [Linear(sizes[0], sizes[1])]
+        for n_in, n_out in zip(sizes[1:-1], sizes[2:]):
+            layers.append(nn.ReLU())
+            layers.append(Linear(n_in, n_out))
+        super().__init__(*layers)
+        self.sizes = tuple(sizes)
+
+
 def make_mlp(sizes: Sequence[int]) -> nn.Sequential:
-    if len(sizes) < 2:
-        raise ValueError("make_mlp: at least two layer sizes are needed")
-    layers = [Linear(sizes[0], sizes[1])]
-    for n_in, n_out in zip(sizes[1:-1], sizes[2:]):
-        layers.append(nn.ReLU())
-        layers.append(Linear(n_in, n_out))
-    return nn.Sequential(*layers)
+    return Network(sizes)
