@@ -166,10 +166,9 @@ def grader_fingerprint() -> str:
     the plugin): the grader's version, its hidden checks and the reference solutions."""
     import importlib.util
 
-    from .checks.plugin import HIDDEN_DIR
-
+    # Where autograder.checks.plugin finds them (not imported here: it imports PyTorch).
     digest = hashlib.sha256(__version__.encode())
-    folders = [HIDDEN_DIR]
+    folders = [Path(__file__).resolve().parent / "checks" / "hidden"]
     spec = importlib.util.find_spec("solutions")
     if spec is not None and spec.submodule_search_locations:
         folders += [Path(p) for p in spec.submodule_search_locations]
@@ -233,6 +232,9 @@ class GraderPlugin(WorkerPlugin):
             except BaseException:
                 zygote.close()
                 raise
+            if self._closed:            # torn down (the batch ended) while this was being built
+                grader.close()
+                return
             self._grader = grader
         except BaseException as exc:
             self._error = exc
@@ -409,8 +411,6 @@ def grade_on_dask(submissions: Sequence[Any], scheduler: str, options: Any, conf
     the scheduler cancels the batch (lost) midway. Exceptions of ``collect`` and
     interrupts cancel the remaining tasks and propagate.
     """
-    from distributed import as_completed
-
     jobs = [_as_job(item) for item in submissions]
     if not jobs:
         return
@@ -418,42 +418,51 @@ def grade_on_dask(submissions: Sequence[Any], scheduler: str, options: Any, conf
     plugin_name = f"autograder-grader-{run}"     # per batch: two batches on one cluster do not clash
     with _client(scheduler) as client:
         try:
-            client.register_plugin(GraderPlugin(options, configs, grader_fingerprint()), name=plugin_name)
-        except AutograderError as exc:
-            raise AutograderError(f"a Dask worker of {scheduler} cannot grade: {exc}") from None
-        except Exception as exc:
-            raise AutograderError(f"a Dask worker of {scheduler} could not start its grader: "
-                                  f"{type(exc).__name__}: {exc}") from None
-        pending: dict[Any, tuple[Submission, tuple[str, ...] | None]] = {}
-        queue = iter(enumerate(jobs))
-        completed = as_completed(loop=client.loop)
-
-        def top_up() -> None:
-            room = IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values())) - len(pending)
-            for _ in range(max(0, room)):
-                try:
-                    index, (submission, modules) = next(queue)
-                except StopIteration:
-                    return
-                future = client.submit(_grade_task, plugin_name, pack_submission(submission), modules,
-                                       key=f"grade-{run}-{index}", pure=False, retries=0)
-                pending[future] = (submission, modules)
-                completed.add(future)
-
-        try:
-            top_up()
-            for future in completed:
-                submission, modules = pending.pop(future)
-                collect(_result(future, submission, modules, options, configs, scheduler))
-                top_up()
-        except BaseException:
-            client.cancel(list(pending), force=True)
-            raise
+            _grade_batch(client, jobs, run, plugin_name, scheduler, options, configs, collect)
         finally:
             try:
                 client.unregister_worker_plugin(plugin_name)     # each worker closes its grader
             except Exception:
-                pass      # the cluster is closing, or the scheduler is gone: nothing left to close
+                pass      # never registered, the cluster is closing, or the scheduler is gone
+
+
+def _grade_batch(client: "Client", jobs: list[tuple[Submission, tuple[str, ...] | None]], run: str,
+                 plugin_name: str, scheduler: str, options: Any, configs: dict,
+                 collect: Callable[[StudentResult], None]) -> None:
+    from distributed import as_completed
+
+    try:
+        client.register_plugin(GraderPlugin(options, configs, grader_fingerprint()), name=plugin_name)
+    except AutograderError as exc:
+        raise AutograderError(f"a Dask worker of {scheduler} cannot grade: {exc}") from None
+    except Exception as exc:
+        raise AutograderError(f"a Dask worker of {scheduler} could not start its grader: "
+                              f"{type(exc).__name__}: {exc}") from None
+    pending: dict[Any, tuple[Submission, tuple[str, ...] | None]] = {}
+    queue = iter(enumerate(jobs))
+    completed = as_completed(loop=client.loop)
+
+    def top_up() -> None:
+        room = IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values())) - len(pending)
+        for _ in range(max(0, room)):
+            try:
+                index, (submission, modules) = next(queue)
+            except StopIteration:
+                return
+            future = client.submit(_grade_task, plugin_name, pack_submission(submission), modules,
+                                   key=f"grade-{run}-{index}", pure=False, retries=0)
+            pending[future] = (submission, modules)
+            completed.add(future)
+
+    try:
+        top_up()
+        for future in completed:
+            submission, modules = pending.pop(future)
+            collect(_result(future, submission, modules, options, configs, scheduler))
+            top_up()
+    except BaseException:
+        client.cancel(list(pending), force=True)
+        raise
 
 
 def _result(future: Any, submission: Submission, modules: tuple[str, ...] | None, options: Any,

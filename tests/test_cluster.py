@@ -380,3 +380,15 @@ def test_ctrl_c_cancels_the_rest_and_leaves_nothing_running(tmp_path):
     assert len(graded) < 12                                  # the rest of the class was not graded
     time.sleep(2)
     assert not [pid for pid in started if _alive(pid)]
+
+
+def test_a_worker_with_another_grader_refuses_to_grade(dask_cluster, tmp_path, monkeypatch):
+    """The hidden checks or solutions installed on a worker differ from the client's: the
+    batch stops with that message before anything is graded."""
+    monkeypatch.setattr(cluster, "grader_fingerprint", lambda: "0" * 64)
+    subs = make_class(tmp_path, {"alice": "template"}, examples=False)
+    with pytest.raises(AutograderError, match="another version of the grader installed"):
+        cluster.grade_on_dask(discover(subs), dask_cluster.address, GradeOptions(modules=("tensors",)),
+                              {}, lambda result: pytest.fail("nothing may be graded"))
+    assert dask_cluster.client.run(lambda dask_worker: [n for n in dask_worker.plugins if "autograder" in n]) == \
+        {address: [] for address in dask_cluster.worker_pids()}
