@@ -346,7 +346,7 @@ def describe(obj: Any, depth: int = 0) -> dict:
         info.update(value=str(obj))
     elif isinstance(obj, (bool, int, float, str)) or obj is None:
         info.update(value=obj)
-    elif callable(obj):
+    if callable(obj):     # modules too: a torchvision v2 transform is an nn.Module
         info.update(callable=True)
     return info
 
