@@ -122,3 +122,42 @@ def test_nothing_was_fetched_or_cached_in_home(fresh_grading):
     """Offline and settings-free: no MNIST was downloaded into the (empty) home."""
     _, _, home = fresh_grading
     assert not [p for p in home.rglob("*") if "mnist" in p.name.lower()]
+
+
+# -- the shipped MNIST slice -------------------------------------------------------------------
+SOURCE_ROOT = ROOT.parent / "shared" / "data" / "mnist-5k"     # the slice's source, beside the checkout in CI
+
+
+def test_the_shipped_slice_is_what_its_recipe_builds():
+    """Reproducible: the build script, run on its source root, gives the shipped files byte for byte."""
+    if not (SOURCE_ROOT / "MNIST" / "raw").is_dir():
+        pytest.skip(f"the slice's source root {SOURCE_ROOT} is not here")
+    result = subprocess.run([sys.executable, str(ROOT / "autograder" / "data" / "build_mnist_slice.py"),
+                             "--root", str(SOURCE_ROOT), "--check"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_shipped_slice_is_checked_and_reads_as_a_torchvision_root(tmp_path):
+    from torchvision import datasets
+
+    from autograder.checks.mnist_data import SLICE, load_slice, write_torchvision_root
+    from autograder.errors import AutograderError
+
+    data = load_slice()
+    assert [tuple(data[k].shape) for k in ("train_images", "train_labels", "test_images", "test_labels")] == [
+        (3000, 28, 28), (3000,), (2000, 28, 28), (2000,)]
+    assert set(data["train_labels"].tolist()) == set(range(10)) == set(data["test_labels"].tolist())
+    root = write_torchvision_root(tmp_path / "root")
+    test_set = datasets.MNIST(str(root), train=False, download=False)
+    assert len(test_set) == 2000 and bool((test_set.data == data["test_images"]).all())
+    # A damaged installation is refused with a message, not graded on wrong data.
+    damaged = tmp_path / "damaged"
+    shutil.copytree(SLICE, damaged)
+    import gzip
+
+    path = damaged / "t10k-labels-idx1-ubyte.gz"
+    labels = bytearray(gzip.decompress(path.read_bytes()))
+    labels[-1] = (labels[-1] + 1) % 10
+    path.write_bytes(gzip.compress(bytes(labels)))
+    with pytest.raises(AutograderError, match="SHA-256"):
+        load_slice(damaged)
