@@ -11,6 +11,13 @@ Fixtures: ``student`` (a :class:`Student`, the bridge to the submission's worker
 ``grading`` (the :class:`GradingContext`: configuration, seed, data). One
 :class:`GradingPlugin` per student collects every outcome, collection errors included,
 as :class:`~autograder.results.CheckResult`.
+
+Who is at fault decides the outcome (:func:`verdict`): a wrong answer is FAILED; the
+student's code raising, hanging, crashing or not importing is ERROR (an import failure
+is a *module failure*, :mod:`autograder.checks.loading`, the same message for every check
+of the module, found before the check's body runs); the grader's own failure (a check's
+bug, an invalid option, the sandbox machinery) is GRADER_ERROR, whose message says only
+that, with the traceback in ``detail`` for the instructor.
 """
 
 from __future__ import annotations
