@@ -430,6 +430,8 @@ def test_walkthrough_runs_every_nbgrader_step(walkthrough):
                  "fetch_assignment", "submit", "collect", "grade --nbgrader-course", "release_feedback",
                  "fetch_feedback", "export"):
         assert step in commands, f"docs/nbgrader.md has no `{step}` command any more"
+    grading = next(out for command, out in outputs.items() if "grade --nbgrader-course" in command)
+    assert "Warning" not in grading and "warning:" not in grading.lower(), grading[-3000:]
 
 
 def test_walkthrough_student_fetches_our_feedback(walkthrough):
