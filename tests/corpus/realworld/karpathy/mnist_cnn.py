@@ -1,4 +1,6 @@
 # terse and hackable: the classic MNIST convnet, functional dropout, @torch.no_grad() predict.
+import os
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -6,6 +8,8 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 torch.manual_seed(1337)
+out_dir = 'out'  # checkpoints go here, as in nanoGPT's train.py
+os.makedirs(out_dir, exist_ok=True)
 
 def mnist_transform():
     return transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
@@ -40,3 +44,6 @@ def predict(model, images):
     logits = model(images)
     model.train(was_training)
     return logits.argmax(dim=-1)
+
+def save_checkpoint(model, name='ckpt.pt'):
+    torch.save({'model': model.state_dict()}, os.path.join(out_dir, name))
