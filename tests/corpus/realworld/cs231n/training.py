@@ -1,4 +1,4 @@
-# CS231n Solver style: _step(), check_accuracy() that concatenates predictions.
+﻿# CS231n Solver style: _step(), check_accuracy() that concatenates predictions.
 import torch
 
 
