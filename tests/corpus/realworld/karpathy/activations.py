@@ -44,3 +44,11 @@ def cross_entropy(logits, labels):
     logprobs = log_softmax(logits, dim=1)
     loss = -logprobs[range(n), labels].mean()
     return loss
+
+# makemore part 4's habit: compare with PyTorch right away (this runs once, at import)
+_x = torch.randn(4, 5) * 10
+assert torch.allclose(sigmoid(_x), torch.sigmoid(_x), atol=1e-6)
+assert torch.allclose(tanh(_x), torch.tanh(_x), atol=1e-6)
+assert torch.allclose(softmax(_x), torch.softmax(_x, dim=-1), atol=1e-6)
+assert torch.allclose(log_softmax(_x), _x.log_softmax(-1), atol=1e-5)
+del _x

@@ -18,6 +18,9 @@ def get_device(prefer=None):
         return torch.device("cuda", torch.cuda.current_device())
     if prefer == "mps" and has_mps:
         return torch.device("mps")
+    if has_cuda:
+        # "How do I check which GPU PyTorch is using?"
+        print("Using", torch.cuda.get_device_name(torch.cuda.current_device()))
     return torch.device("cuda" if has_cuda else "mps" if has_mps else "cpu")
 
 
