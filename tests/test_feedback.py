@@ -358,3 +358,38 @@ def test_no_student_facing_file_of_the_corpus_carries_hidden_inputs(corpus):
                         leaks.append(f"{folder.name}/{name}: {check}: {value}")
     assert not grader_errors, f"corpus variants graded with grader errors: {grader_errors}"
     assert not leaks, f"{len(leaks)} hidden inputs in student-facing files:\n" + "\n".join(sorted(set(leaks))[:60])
+
+
+# --- who is at fault: the plugin's verdict, unit by unit ----------------------------------------
+
+def test_the_verdict_blames_the_grader_only_for_the_graders_faults():
+    from autograder.checks.api import CheckFailure
+    from autograder.checks.plugin import GRADER_ERROR_MESSAGE, GraderFault, verdict
+    from autograder.sandbox.client import StudentError, WorkerCrash, WorkerTimeout
+
+    student = StudentError({"type": "ValueError", "mro": ["ValueError", "Exception"], "message": "bad",
+                            "traceback": '  File "tensors.py", line 3, in f'})
+    cases = {
+        "a wrong answer": (CheckFailure("wrong values", "x = [1, 2]"), Outcome.FAILED),
+        "a plain assert in a check": (AssertionError("expected 3"), Outcome.FAILED),
+        "the student's exception": (student, Outcome.ERROR),
+        "the student's code hanging": (WorkerTimeout("your code did not finish within 10 s"), Outcome.ERROR),
+        "the student's code crashing": (WorkerCrash("your code crashed the Python process"), Outcome.ERROR),
+        "a bug of a check": (KeyError("shape"), Outcome.GRADER_ERROR),
+        "an invalid option": (ValueError("Timeout value must be non-negative"), Outcome.GRADER_ERROR),
+        "the sandbox failing to start": (WorkerCrash("the sandbox worker failed to start (EPERM)"),
+                                         Outcome.GRADER_ERROR),
+        "the zygote dying": (RuntimeError("the sandbox zygote died"), Outcome.GRADER_ERROR),
+        "a grader fault": (GraderFault("the data could not be prepared"), Outcome.GRADER_ERROR),
+    }
+    for what, (exc, expected) in cases.items():
+        try:
+            raise exc
+        except BaseException as raised:    # a traceback, as in a real check
+            outcome, message, detail = verdict(raised)
+        assert outcome is expected, what
+        if expected is Outcome.GRADER_ERROR:
+            assert message == GRADER_ERROR_MESSAGE and "Traceback" in detail, what
+    _, message, detail = verdict(student)
+    assert message.startswith("Your code raised ValueError: bad") and 'File "tensors.py", line 3' in message
+    assert verdict(None) == (Outcome.PASSED, "", "")
