@@ -216,7 +216,8 @@ def read_modules(submission: Submission, modules: Iterable[str]) -> tuple[dict[s
             if path.is_file():
                 text, problem = _decode(path.read_bytes(), f"{module}.py")
             elif module in notebooks:
-                text, problem = _from_notebook(notebooks[module], module, folder, notebook_code)
+                text, problem, notes = _from_notebook(notebooks[module], module, folder, notebook_code)
+                skipped += [SkippedFile(submission.student, module, note) for note in notes]
             else:
                 continue
             if problem is not None:
@@ -237,14 +238,18 @@ def _execute_notebook(module: str) -> bool:
         return False
 
 
-def _from_notebook(data: bytes, module: str, folder: Path, notebook_code) -> tuple[str | None, str | None]:
+def _from_notebook(data: bytes, module: str, folder: Path, notebook_code) -> tuple[str | None, str | None, list[str]]:
+    """(the code grading takes from the notebook, why none, what grading would say about
+    cells it could not take: not valid Python, nothing to grade; that code is not compared)."""
     try:
         extraction = notebook_code.extract(
             data, module, execute=_execute_notebook(module), reference=notebook_code.load_reference(module),
             local_modules={p.stem for p in folder.glob("*.py")})
     except notebook_code.NotebookError as exc:
-        return None, f"{exc}: not compared"
-    return extraction.source, None
+        return None, f"{exc}: not compared", []
+    notes = [f"{m}: not compared" for m in extraction.messages
+             if "is not valid Python" in m or "cannot be read as Python" in m or "no code to grade" in m]
+    return extraction.source, None, notes
 
 
 def _stubbed(source: str) -> str:
@@ -574,13 +579,20 @@ def find_similar(
 
     jobs = [(s, modules, settings) for s in submissions]
     processes = workers if workers is not None else len(os.sched_getaffinity(0))
+    read = None
     if processes > 1 and len(jobs) >= _POOL_MIN_STUDENTS:
         import multiprocessing
+        from concurrent.futures.process import BrokenProcessPool
 
         # spawn: the caller may be a grading process with PyTorch's threads running.
-        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-            read = list(pool.map(_read_and_tokenise, jobs, chunksize=max(1, len(jobs) // (processes * 8))))
-    else:
+        try:
+            with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+                read = list(pool.map(_read_and_tokenise, jobs, chunksize=max(1, len(jobs) // (processes * 8))))
+        except (BrokenProcessPool, OSError):
+            # a spawned process could not start (a caller whose __main__ cannot be
+            # re-imported, say, or no processes left): do the same work here, slower
+            read = None
+    if read is None:
         read = [_read_and_tokenise(job) for job in jobs]
 
     skipped = [item for _, _, items in read for item in items]

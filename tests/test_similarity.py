@@ -436,3 +436,21 @@ def test_the_command(planted, tmp_path):
     nostarter.mkdir()
     warned = runner.invoke(main, ["similarity", str(folder), "-o", str(out), "-a", M, "--template", str(nostarter)])
     assert warned.exit_code == 0 and "boilerplate was not removed" in warned.output
+
+
+def test_a_pool_of_processes_gives_the_same_result(tmp_path):
+    """A class large enough to be read and tokenised by a pool of processes (spawned) gives
+    the same result as one process."""
+    styles = [ALICE, CAROL, DAVE, ERIN]
+    students = {}
+    for index in range(48):
+        bodies = {name: body.replace("1e-12", f"{index + 1}e-12").replace("0.5", f"0.{index + 5}")
+                  for name, body in styles[index % 4].items()}
+        students[f"p{index:02d}"] = {f"{M}.py": module_text(bodies)}
+    students["p99"] = {f"{M}.py": bob_text()}
+    folder = write_class(tmp_path / "subs", students)
+    pooled = find_similar(folder, modules=(M,), workers=2)
+    alone = find_similar(folder, modules=(M,), workers=1)
+    assert similarity_csv(pooled) == similarity_csv(alone)
+    assert similarity_html(pooled) == similarity_html(alone)
+    assert ("p00", "p99") in {(p.student_a, p.student_b) for p in pooled.flagged}
