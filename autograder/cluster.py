@@ -222,12 +222,13 @@ class GraderPlugin(WorkerPlugin):
                     "this Dask worker has another version of the grader installed (its hidden checks or "
                     "reference solutions differ from the client's); install the same autograder on every "
                     "worker machine")
+            from .pipeline import Grader
             from .sandbox.client import Zygote
 
             zygote = Zygote()       # imports PyTorch while the data is prepared below
             try:
                 data = _prepare_data(self.options, self.configs)
-                grader = _grader_class()(self.options, self.configs, data, 1, zygote=zygote)
+                grader = Grader(self.options, self.configs, data, 1, zygote=zygote)
                 grader.probe        # waits for the zygote; detects the isolation this machine enforces
             except BaseException:
                 zygote.close()
@@ -247,6 +248,7 @@ class GraderPlugin(WorkerPlugin):
         grader, self._grader = self._grader, None
         if grader is not None:
             grader.close()
+        _restore_worker(worker)
 
     def grade(self, packed: PackedSubmission, modules: tuple[str, ...] | None) -> str:
         """Grade one packed submission; its result as ``report.json`` text."""
@@ -285,7 +287,7 @@ def _quiet_worker(worker: Any) -> None:
 
     import dask.sizeof
 
-    for name in ("profile", "profile-cycle"):
+    for name in _PROFILER:
         callback = getattr(worker, "periodic_callbacks", {}).get(name)
         if callback is not None:
             callback.stop()
@@ -293,20 +295,22 @@ def _quiet_worker(worker: Any) -> None:
         dask.sizeof.random = random.Random()
 
 
-def _grader_class() -> type:
-    try:
-        from .pipeline import Grader
-    except ImportError:      # before grading.py was split into modules
-        from .grading import Grader
-    return Grader
+_PROFILER = ("profile", "profile-cycle")
 
 
-def _failure_result(*args: Any, **kwargs: Any) -> StudentResult:
-    try:
-        from .pipeline import failure_result
-    except ImportError:
-        from .grading import failure_result
-    return failure_result(*args, **kwargs)
+def _restore_worker(worker: Any) -> None:
+    """The profiler back on once no batch's grader is left on this worker."""
+    if _profile_enabled() and not any(isinstance(p, GraderPlugin) for p in worker.plugins.values()):
+        for name in _PROFILER:
+            callback = getattr(worker, "periodic_callbacks", {}).get(name)
+            if callback is not None:
+                callback.start()
+
+
+def _profile_enabled() -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled", True))
 
 
 def _prepare_data(options: Any, configs: dict) -> dict:
@@ -489,5 +493,7 @@ def _result(future: Any, submission: Submission, modules: tuple[str, ...] | None
 
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
         isolation = Isolation(notes=("the Dask worker could not grade: no isolation to report",))
-    return _failure_result(submission, modules if modules is not None else options.modules, configs, detail,
+    from .pipeline import failure_result
+
+    return failure_result(submission, modules if modules is not None else options.modules, configs, detail,
                            isolation)

@@ -162,22 +162,30 @@ def test_an_unreachable_scheduler_is_a_clear_error_before_anything_is_graded(tmp
 
 
 # -- local:2 and a real scheduler give the reports of -j 2 ---------------------------------------------
-CLASS_COPIES = {"partial-copy": "partial", "notebook-copy": "notebook"}
-
-
 @pytest.fixture(scope="module")
-def full_class(tmp_path_factory) -> Path:
-    """The example students and copies of two of them, graded on the full course with -j 2."""
-    tmp = tmp_path_factory.mktemp("full-class")
-    subs = make_class(tmp, CLASS_COPIES)
+def examples_pool(tmp_path_factory) -> Path:
+    """examples/submissions graded on the full course with -j 2 (the local pool)."""
+    tmp = tmp_path_factory.mktemp("examples")
+    subs = make_class(tmp)
     grade_submissions(subs, tmp / "pool", GradeOptions(workers=2))
     return tmp
 
 
-def test_local_cluster_gives_the_reports_of_the_local_pool(full_class, tmp_path):
-    expected = reports(full_class / "pool")
+@pytest.fixture(scope="module")
+def copies_pool(tmp_path_factory) -> Path:
+    """A class of copies of the example students, graded on tensors and activations with -j 2."""
+    tmp = tmp_path_factory.mktemp("copies")
+    examples = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
+    subs = make_class(tmp, {f"student{i:02d}": examples[i % len(examples)] for i in range(8)}, examples=False)
+    grade_submissions(subs, tmp / "pool", GradeOptions(modules=FAST, workers=2))
+    return tmp
+
+
+def test_local_cluster_gives_the_reports_of_the_local_pool(examples_pool, tmp_path):
+    """The full course (MNIST prepared on each Dask worker, notebooks), examples/submissions."""
+    expected = reports(examples_pool / "pool")
     seen = []
-    result = grade_submissions(full_class / "subs", tmp_path / "dask", GradeOptions(workers=2, scheduler="local:2"),
+    result = grade_submissions(examples_pool / "subs", tmp_path / "dask", GradeOptions(workers=2, scheduler="local:2"),
                                on_result=lambda r: seen.append(r.student))
     assert sorted(seen) == sorted(expected)              # progress: every student, as results arrived
     assert reports(tmp_path / "dask") == expected
@@ -231,9 +239,11 @@ def dask_cluster(tmp_path_factory):
         started.close()
 
 
-def test_a_real_scheduler_gives_the_reports_of_the_local_pool(full_class, dask_cluster, tmp_path):
-    grade_submissions(full_class / "subs", tmp_path / "dask", GradeOptions(workers=2, scheduler=dask_cluster.address))
-    assert reports(tmp_path / "dask") == reports(full_class / "pool")
+def test_a_real_scheduler_gives_the_reports_of_the_local_pool(copies_pool, dask_cluster, tmp_path):
+    grade_submissions(copies_pool / "subs", tmp_path / "dask",
+                      GradeOptions(modules=FAST, workers=2, scheduler=dask_cluster.address))
+    expected = reports(copies_pool / "pool")
+    assert len(expected) == 8 and reports(tmp_path / "dask") == expected
     # The batch's grader is gone from the workers when the command is done.
     assert dask_cluster.client.run(lambda dask_worker: [n for n in dask_worker.plugins if "autograder" in n]) == \
         {address: [] for address in dask_cluster.worker_pids()}
@@ -279,7 +289,7 @@ class CrashOn(WorkerPlugin):
         self.student = student
 
     def setup(self, worker):
-        grader = cluster._grader_class()
+        from autograder.pipeline import Grader as grader
         original = getattr(grader.grade, "__wrapped_by_test__", grader.grade)
         student = self.student
 
@@ -392,3 +402,17 @@ def test_a_worker_with_another_grader_refuses_to_grade(dask_cluster, tmp_path, m
                               {}, lambda result: pytest.fail("nothing may be graded"))
     assert dask_cluster.client.run(lambda dask_worker: [n for n in dask_worker.plugins if "autograder" in n]) == \
         {address: [] for address in dask_cluster.worker_pids()}
+
+
+def test_jobs_are_graded_for_their_own_modules(dask_cluster, tmp_path):
+    """The pool's job form, (submission, modules): each student graded for what it names."""
+    subs = make_class(tmp_path, {"alice": "partial", "bob": "partial"}, examples=False)
+    alice, bob = discover(subs)
+    from autograder.config import load_course
+
+    got = {}
+    cluster.grade_on_dask([(alice, ("tensors",)), (bob, FAST)], dask_cluster.address,
+                          GradeOptions(modules=FAST), load_course(), lambda r: got.setdefault(r.student, r))
+    assert [a.assignment for a in got["alice"].assignments] == ["tensors"]
+    assert [a.assignment for a in got["bob"].assignments] == list(FAST)
+    assert all(a.graded for r in got.values() for a in r.assignments)
