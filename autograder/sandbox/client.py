@@ -455,6 +455,12 @@ class Worker:
         """Make a library function return ``value`` (e.g. ``torch.cuda.is_available``)."""
         self._request({"op": "patch", "path": path, "value": self._to_wire(value)})
 
+    def submission_path(self, *parts: str) -> str:
+        """A path inside the submission folder as the worker sees it (``/submission/...`` in
+        the sandbox): the worker's working directory is a scratch folder, not the submission."""
+        folder = self._request({"op": "folder"})
+        return "/".join([str(folder).rstrip("/"), *parts])
+
     def simulate_machine(self, cuda: bool, mps: bool) -> None:
         """Make every public probe of CUDA and MPS in the worker describe one machine
         (:mod:`autograder.sandbox.machine`); :meth:`unpatch` ends the simulation."""

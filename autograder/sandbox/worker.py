@@ -63,7 +63,10 @@ def install_finders(folder: str) -> None:
 
 
 def _type_name(obj: Any) -> str:
-    kind = type(obj)
+    return _type_name_of(type(obj))
+
+
+def _type_name_of(kind: type) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
@@ -128,8 +131,13 @@ class Session:
         if plain.device.type == "meta":
             data = torch.empty(tuple(plain.shape), dtype=plain.dtype, device="meta")
         else:
-            # clone: a view would otherwise carry its whole (possibly huge) storage
-            data = plain.to("cpu").clone()
+            # A fresh tensor with standard strides: a view would otherwise carry its whole
+            # (possibly huge) storage, and the wire format needs a dense layout, which
+            # clone() does not give a broadcast view (stride 0 on a dimension of size 1,
+            # from expand / broadcast_to) nor a lazily conjugated or negated one.
+            source = plain.to("cpu").resolve_conj().resolve_neg()
+            data = torch.empty(tuple(source.shape), dtype=source.dtype)
+            data.copy_(source)
         if requires_grad and data.is_floating_point() or requires_grad and data.is_complex():
             data.requires_grad_(True)
         if device in ("cpu", "meta"):
@@ -204,6 +212,11 @@ class Session:
     # -- operations ----------------------------------------------------------------
     def op_ping(self, req):
         return "pong"
+
+    def op_folder(self, req):
+        """Where the submission's files are, as this worker sees them (its working
+        directory is a scratch folder: see :func:`scratch_working_directory`)."""
+        return self.folder
 
     def op_import(self, req):
         name = req["module"]
@@ -333,6 +346,7 @@ def describe(obj: Any, depth: int = 0) -> dict:
     elif isinstance(obj, torch.nn.Module):
         params = list(obj.parameters())
         info.update(training=bool(obj.training), num_parameters=sum(p.numel() for p in params),
+                    bases=[_type_name_of(k) for k in type(obj).__mro__[1:]],   # a subclass of nn.Sequential is one
                     devices=sorted({str(p.device) for p in params} | {str(b.device) for b in obj.buffers()}),
                     children={name: describe(child, depth + 1) for name, child in obj.named_children()})
     elif isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
@@ -373,9 +387,35 @@ def describe_exception(exc: BaseException, folder: str) -> dict:
     }
 
 
+def scratch_working_directory(folder: str) -> str:
+    """Work in a fresh, writable folder that shows the submission's files.
+
+    The submission is mounted read-only, yet real code writes next to itself at import
+    (``os.makedirs("out")``, a log file, checkpoints). The working directory becomes a new
+    folder in the worker's own ``/tmp`` (a size-limited tmpfs in the sandbox) holding a
+    link to each entry of the submission, so relative reads still find the student's files
+    and writes land in scratch space that dies with the worker.
+    """
+    import tempfile
+
+    work = tempfile.mkdtemp(prefix="work-")
+    for entry in sorted(os.listdir(folder)):
+        try:
+            os.symlink(os.path.join(folder, entry), os.path.join(work, entry))
+        except OSError:
+            pass
+    os.chdir(work)
+    return work
+
+
 def serve(sock: socket.socket, folder: str, hello: dict) -> None:
     """Answer requests until the grader closes the connection."""
     sys.dont_write_bytecode = True
+    if not os.access(folder, os.W_OK):      # the sandbox's read-only mount (elsewhere: a copy)
+        try:
+            scratch_working_directory(folder)
+        except OSError:
+            pass            # no writable /tmp: stay in the submission folder
     install_finders(folder)
     session = Session(folder)
     send_frame(sock, encode(hello))

@@ -266,7 +266,8 @@ def _expect_mlp(student, sizes, what, detail=""):
     """Structure and layer shapes of the student's make_mlp(sizes)."""
     model = student.call(f"{M}.make_mlp", sizes, _keep=True)
     info = student.worker.describe(model)
-    if info["type"] != SEQUENTIAL:
+    subclass = info["type"] != SEQUENTIAL and SEQUENTIAL in info.get("bases", ())
+    if info["type"] != SEQUENTIAL and not subclass:
         fail(f"{what} should return an nn.Sequential, but returned an object of type {info['type']}.",
              hint="return nn.Sequential(*layers)", detail=detail)
     children = list(info["children"].items())
@@ -283,6 +284,16 @@ def _expect_mlp(student, sizes, what, detail=""):
     if kinds != expected:
         fail(f"{what} has the wrong layers: expected a Linear for each pair of consecutive sizes, with a ReLU "
              "(nn.ReLU) between two Linears and nothing after the last one.", detail=detail)
+    if subclass:
+        # A subclass of nn.Sequential is one (torchvision.ops.MLP, minitorch's Network), unless
+        # its forward is not the layers in order: run both and compare.
+        x = torch.linspace(-1, 1, 2 * sizes[0]).reshape(2, sizes[0])
+        got = model(x)
+        h = x
+        for name, _ in children:
+            h = student.worker.getattr((model, name), keep=True)(h)
+        expect_tensor(got, h, what=f"the forward pass of {what} (a subclass of nn.Sequential)",
+                      hint="a subclass of nn.Sequential must keep its forward: the layers in order", detail=detail)
     layout = _linear_layout(student)
     params = student.worker.parameters(model)
     for index, (child, _) in enumerate(children[::2]):

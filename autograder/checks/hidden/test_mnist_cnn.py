@@ -38,7 +38,7 @@ NUM_PARAMETERS = 21_840
 FORWARD_HINT = ("conv1 -> max-pool 2 -> ReLU -> conv2 -> max-pool 2 -> ReLU -> flatten -> fc1 -> ReLU -> "
                 "dropout -> fc2, returning the logits (no softmax at the end)")
 DATALOADER = "torch.utils.data.dataloader.DataLoader"
-FAKE_ROOT = "fake_mnist"          # relative to the worker's working directory, the student's folder
+FAKE_ROOT = "fake_mnist"          # a folder inside the student's folder (student.worker.submission_path)
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +139,7 @@ class FakeMnist:
 
 
 def _loaders(student, *args, **kwargs) -> tuple[Ref, Ref]:
-    got = student.call(f"{M}.make_loaders", FAKE_ROOT, *args, **kwargs)
+    got = student.call(f"{M}.make_loaders", student.worker.submission_path(FAKE_ROOT), *args, **kwargs)
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         fail(f"make_loaders should return a tuple (train_loader, test_loader), but returned {describe_value(got)}.")
     for name, loader in zip(("train_loader", "test_loader"), got):
@@ -185,7 +185,8 @@ def _expected_images(student, fake: FakeMnist, train: bool) -> list[torch.Tensor
     options = [normalize(raw)]
     try:
         transform = student.call(f"{M}.mnist_transform")
-        dataset = student.worker.call("torchvision.datasets.MNIST", FAKE_ROOT, train=train, transform=transform,
+        dataset = student.worker.call("torchvision.datasets.MNIST", student.worker.submission_path(FAKE_ROOT),
+                                      train=train, transform=transform,
                                       _keep=True)
         items = student.worker.call("builtins.list", dataset)
         own = torch.stack([item[0] for item in items])
