@@ -179,6 +179,11 @@ def grader_fingerprint() -> str:
     return digest.hexdigest()
 
 
+# One submission at a time per process, whatever the Dask worker's thread count and however
+# many batches share it: pytest sessions (and their output capture) are per process.
+_ONE_AT_A_TIME = threading.Lock()
+
+
 class GraderPlugin(WorkerPlugin):
     """Builds a grader when a Dask worker starts (or restarts) and closes it at teardown.
 
@@ -197,7 +202,6 @@ class GraderPlugin(WorkerPlugin):
         self._grader: Any = None
         self._error: BaseException | None = None
         self._ready = threading.Event()
-        self._lock = threading.Lock()        # one submission at a time, whatever the worker's threads
         self._closed = False
 
     # Locks and events do not pickle; each worker builds its own state.
@@ -255,7 +259,7 @@ class GraderPlugin(WorkerPlugin):
         from .reports.json_report import student_to_json
 
         self._ready.wait()
-        with self._lock:
+        with _ONE_AT_A_TIME:
             if self._grader is None:
                 reason = "it was torn down" if self._closed else f"it failed to start: {self._error!r}"
                 raise RuntimeError(f"this Dask worker has no grader ({reason})")
