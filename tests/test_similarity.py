@@ -348,14 +348,19 @@ def test_bad_input_is_reported_never_a_crash(tmp_path):
         "cy": {f"{M}.ipynb": "this is not a notebook"},
         "di": {f"{M}.py": latin},
         "ed": {"notes.txt": "nothing graded here"},
+        "fa": {f"{M}.ipynb": nbformat.writes(nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_code_cell("def sigmoid(x)\n    return x")]))},
     })
     result = find_similar(folder, modules=("tensors", M))
-    reasons = {(s.student, s.module): s.reason for s in result.skipped}
+    reasons: dict[tuple[str, str], str] = {}
+    for item in result.skipped:
+        reasons[(item.student, item.module)] = reasons.get((item.student, item.module), "") + item.reason + "\n"
     assert "binary" in reasons[("alice", "tensors")]
     assert "empty" in reasons[("bob", "tensors")]
     assert "not a valid notebook" in reasons[("cy", M)]
     assert "UTF-8" in reasons[("di", M)]
     assert ("ed", M) not in reasons                         # not handed in is not a problem
+    assert "is not valid Python" in reasons[("fa", M)]      # as grading would tell the student
     assert result.pairs[0].student_a == "alice" and result.pairs[0].student_b == "bob"
     tensors = next(m for m in result.modules if m.module == "tensors")
     assert (tensors.submissions, tensors.compared, tensors.pairs_listed) == (2, 0, 0)
