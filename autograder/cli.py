@@ -13,11 +13,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import AutograderError
 
-err = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+# No emoji codes: messages echo what users typed ("local:zero" is not an emoji).
+err = Console(stderr=True, highlight=False, emoji=False)
+out = Console(highlight=False, emoji=False)
 
 
 class _Group(click.Group):
@@ -27,7 +29,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except AutograderError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
             sys.exit(2)
 
 
@@ -114,7 +116,8 @@ def _students(value: str | None) -> tuple[str, ...] | None:
 @click.option("--students", "students", default=None, metavar="LIST",
               help="Comma-separated student folders to grade (default: every student of SUBMISSIONS).")
 @click.option("--force", is_flag=True, help="Grade again what has not changed since its latest result.")
-@click.option("-j", "--workers", type=int, default=None, help="Students graded in parallel (default: the cores).")
+@click.option("-j", "--workers", type=int, default=None,
+              help="Students graded in parallel on this machine (default: the cores; not with --scheduler).")
 @click.option("--timeout", "timeout", type=float, default=None, callback=_timeout,
               help="Seconds one call into student code may take (default: each assignment's config).")
 @click.option("--mnist-root", type=click.Path(path_type=Path), envvar="AUTOGRADER_MNIST_ROOT", default=None,
@@ -176,7 +179,7 @@ def grade(submissions: Path | None, output: Path, assignments: str | None, stude
         submissions, output, options, on_result=done, on_start=start))
     run = class_result.run
     for warning in run.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(warning)}", markup=True, soft_wrap=True)
     _print_summary(class_result)
     unchanged = f"; {run.unchanged} unchanged since their latest result (not graded again)" if run.unchanged else ""
     out.print(f"graded {run.graded} (student, assignment) results{unchanged}, in {run.seconds:.1f} s")
@@ -188,7 +191,7 @@ def grade(submissions: Path | None, output: Path, assignments: str | None, stude
     if run.needs_regrade:
         shown = ", ".join(f"{s}/{a}" for s, a in run.grader_errors[:8])
         more = f" and {len(run.grader_errors) - 8} more" if len(run.grader_errors) > 8 else ""
-        err.print(f"[bold red]not graded:[/] the grader failed on {shown}{more} (see their report.json); "
+        err.print(f"[bold red]not graded:[/] the grader failed on {escape(shown)}{more} (see their report.json); "
                   "run the same command again to regrade them", markup=True, soft_wrap=True)
         sys.exit(3)
 

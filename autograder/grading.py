@@ -74,6 +74,10 @@ class GradeOptions:
             raise AutograderError(f"--workers must be at least 1 (got {self.workers})")
         if self.call_timeout_s is not None and not (math.isfinite(self.call_timeout_s) and self.call_timeout_s > 0):
             raise AutograderError(f"--timeout must be a positive number of seconds (got {self.call_timeout_s:g})")
+        if self.scheduler is not None:
+            from .cluster_address import parse_scheduler
+
+            parse_scheduler(self.scheduler)
         for name, path in (("--submitted-at", self.submitted_at), ("--extensions", self.extensions)):
             if path is not None and not Path(path).is_file():
                 raise AutograderError(f"{name} {path}: no such file; give a CSV file")
@@ -360,12 +364,9 @@ def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions
     if options.scheduler is not None:
         from .cluster import grade_on_dask   # the Dask path: graders live on Dask workers
 
-        # Dask grades one set of modules per call: group the students by what they need.
-        groups: dict[tuple[str, ...], list[Submission]] = {}
-        for submission, modules in jobs:
-            groups.setdefault(modules, []).append(submission)
-        for modules, group in groups.items():
-            grade_on_dask(group, options.scheduler, replace(options, modules=modules), configs, collect)
+        # One batch: each job carries the modules it needs (the graders are built once).
+        modules = tuple(m for m in options.modules if any(m in job[1] for job in jobs))
+        grade_on_dask(jobs, options.scheduler, replace(options, modules=modules), configs, collect)
         return
     from .pipeline import warm_up
     from .pool import grade_locally
