@@ -310,6 +310,8 @@ def test_a_graded_class_gives_the_report_its_data(graded_class):
     naive = [g for g in stats.mistakes_of(f"{M}.softmax") if g.checks == (LARGE,)]
     assert [g.students for g in naive] == [("pia", "quin")]
     assert "softmax(x) for logits up to ±1e4" in naive[0].message
+    # grading wrote it already, from the record, and it is the same page
+    assert (out / CLASS_REPORT_FILE).read_text(encoding="utf-8") == class_report_html(result, CONFIGS)
     path = write_class_report(out, result, CONFIGS)
     page = path.read_text(encoding="utf-8")
     assert "pia, quin" in page and "Activations and losses" in page
