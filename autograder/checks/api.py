@@ -35,8 +35,12 @@ def fail(message: str, *, hint: str | None = None, detail: str = "") -> NoReturn
     raise CheckFailure(message, detail)
 
 
-def describe_value(value: Any) -> str:
-    """A short, input-free description of what the student returned."""
+def describe_value(value: Any, *, shape: bool = False) -> str:
+    """A short, input-free description of what the student returned.
+
+    A tensor's shape is left out unless ``shape``: it usually repeats a (hidden) input's
+    shape. Pass ``shape=True`` where the shape is the specification's (an image is
+    [1, 28, 28]) or the check is public."""
     if value is None:
         return "None"
     if isinstance(value, Ref):
@@ -45,7 +49,10 @@ def describe_value(value: Any) -> str:
         return f"a {value.type_name}"
     if isinstance(value, torch.Tensor):
         device = getattr(value, "remote_device", str(value.device))
-        return f"a tensor of shape {list(value.shape)}, dtype {value.dtype}, on {device}"
+        if shape:
+            return f"a tensor of shape {list(value.shape)}, dtype {value.dtype}, on {device}"
+        return f"a {value.dim()}-d tensor of dtype {value.dtype}, on {device}" if value.dim() == 0 else \
+            f"a tensor of dtype {value.dtype}, on {device}"
     if isinstance(value, (list, tuple)):
         return f"a {type(value).__name__} of length {len(value)}"
     return f"a {type(value).__name__}"

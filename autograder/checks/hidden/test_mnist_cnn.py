@@ -161,9 +161,9 @@ def _epoch(student, loader: Ref, what: str, batch_size: int) -> tuple[torch.Tens
         x, y = batch
         if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28) or x.dtype != torch.float32:
             fail(f"the images of a batch of the {what} should be float32 [B, 1, 28, 28], but are "
-                 f"{describe_value(x)}.")
+                 f"{describe_value(x, shape=True)}.")
         if y.dtype != torch.int64 or tuple(y.shape) != (len(x),):
-            fail(f"the labels of a batch of the {what} should be int64 [B], but are {describe_value(y)}.")
+            fail(f"the labels of a batch of the {what} should be int64 [B], but are {describe_value(y, shape=True)}.")
         images.append(x)
         labels.append(y)
     sizes = [len(x) for x in images]
@@ -360,7 +360,7 @@ def test_net_outputs_logits_for_any_batch_size(student, batch):
         out = net(_inputs(batch, seed=batch))
         what = f"Net in {'training' if mode else 'evaluation'} mode, for a batch of {batch} images"
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (batch, 10) or out.dtype != torch.float32:
-            fail(f"{what}, should return float32 logits of shape [{batch}, 10], but returned {describe_value(out)}.",
+            fail(f"{what}, should return float32 logits of shape [{batch}, 10], but returned {describe_value(out, shape=True)}.",
                  hint="flatten with torch.flatten(x, 1) or x.view(x.size(0), -1), never a fixed batch size")
 
 
@@ -415,7 +415,7 @@ def test_net_dropout_only_in_training_mode(student):
     first, second = net(x), net(x)
     for out in (first, second):
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (8, 10):
-            fail(f"Net in evaluation mode returned {describe_value(out)}; expected logits of shape [B, 10].",
+            fail(f"Net in evaluation mode returned {describe_value(out, shape=True)}; expected logits of shape [B, 10].",
                  detail="a batch of 8 images")
     if not torch.equal(first, second):
         fail("Net in evaluation mode gave different outputs for the same input: dropout must be off in "
@@ -440,7 +440,7 @@ def _trainer(student, budget: Budget, images: torch.Tensor) -> RemoteTrainer:
     student.module(M)
     out = student.construct(f"{M}.Net")(images[:2])
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
-        fail(f"the grader could not train your Net: for a batch of 2 images it returned {describe_value(out)}; "
+        fail(f"the grader could not train your Net: for a batch of 2 images it returned {describe_value(out, shape=True)}; "
              "expected logits of shape [2, 10].", hint=FORWARD_HINT)
     student.worker.seed(budget.seed)
     return RemoteTrainer(student.worker, student.construct(f"{M}.Net"), budget.lr)
@@ -540,7 +540,7 @@ def _predict(student, model, images) -> torch.Tensor:
         fail(f"predict should return a tensor of labels, but returned {describe_value(got)}.")
     if got.dtype != torch.int64 or tuple(got.shape) != (len(images),):
         fail(f"predict for a batch of {len(images)} images should return int64 labels of shape [{len(images)}], "
-             f"but returned {describe_value(got)}.", hint="logits.argmax(dim=1)")
+             f"but returned {describe_value(got, shape=True)}.", hint="logits.argmax(dim=1)")
     return got
 
 
