@@ -27,13 +27,30 @@ def test_get_device_cpu_is_always_available():
     assert device == torch.device("cpu"), f'get_device("cpu") returned {device!r}; expected device(type="cpu")'
 
 
+def _pretend_cuda_machine(monkeypatch):
+    """Make every public way of asking PyTorch say: one CUDA GPU, no MPS (no GPU is needed:
+    only get_device's answer is checked, and each way of asking agrees with the others)."""
+    answers = {
+        (torch.cuda, "is_available"): lambda: True, (torch.cuda, "device_count"): lambda: 1,
+        (torch.cuda, "current_device"): lambda: 0, (torch.backends.mps, "is_available"): lambda: False,
+        (torch.backends.mps, "is_built"): lambda: False,
+    }
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None:
+        answers.update({(accelerator, "is_available"): lambda: True,
+                        (accelerator, "current_accelerator"): lambda *a, **k: torch.device("cuda"),
+                        (accelerator, "device_count"): lambda: 1})
+    for (owner, name), answer in answers.items():
+        if hasattr(owner, name):
+            monkeypatch.setattr(owner, name, answer)
+
+
 def test_get_device_prefers_cuda_when_available(monkeypatch):
-    # Pretend this machine has a CUDA GPU (no GPU is needed: only the answer is checked).
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    _pretend_cuda_machine(monkeypatch)
     device = get_device()
     assert device == torch.device("cuda"), \
         (f"with CUDA available, get_device() returned {device!r}; expected device(type='cuda'). "
-         "Call torch.cuda.is_available() inside get_device, each time it is called")
+         "Ask PyTorch inside get_device (e.g. torch.cuda.is_available()), each time it is called")
 
 
 def test_get_device_rejects_an_unknown_name():

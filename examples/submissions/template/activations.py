@@ -10,8 +10,11 @@ make them numerically stable: finite values and finite gradients even for
 inputs of size 1e4 in float32. Not allowed anywhere in this module:
 ``torch.sigmoid``, ``torch.tanh``, ``torch.relu``, ``torch.softmax``,
 ``torch.log_softmax``, ``torch.logsumexp``, anything from
-``torch.nn.functional``, and the tensor methods ``.sigmoid()``, ``.tanh()``,
-``.relu()``, ``.softmax()``, ``.log_softmax()``, ``.logsumexp()``.
+``torch.nn.functional`` or ``torch.special``, the activation and loss modules
+of ``torch.nn`` (``nn.Sigmoid``, ``nn.Tanh``, ``nn.ReLU``, ``nn.LeakyReLU``,
+``nn.ELU``, ``nn.Softmax``, ``nn.LogSoftmax``, ``nn.MSELoss``, ``nn.BCELoss``,
+``nn.CrossEntropyLoss``, ``nn.NLLLoss``), and the tensor methods ``.sigmoid()``,
+``.tanh()``, ``.relu()``, ``.softmax()``, ``.log_softmax()``, ``.logsumexp()``.
 """
 
 from __future__ import annotations
