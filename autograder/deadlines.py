@@ -92,6 +92,15 @@ def _rows(path: Path, columns: tuple[str, ...], flag: str) -> Iterable[tuple[int
         yield number, clean
 
 
+def _unknown(student: str, module: str, students: set[str], modules: set[str]) -> str | None:
+    """What a row names that is not known ("student 'x'", "assignment 'y'"), or None."""
+    if student not in students:
+        return f"student {student!r}"
+    if module not in modules:
+        return f"assignment {module!r}"
+    return None
+
+
 def read_times_csv(path: Path, students: set[str], modules: set[str]
                    ) -> tuple[dict[tuple[str, str], SubmissionTime], list[str]]:
     """``--submitted-at FILE``: (student, assignment) -> time, and warnings for rows that
@@ -101,9 +110,9 @@ def read_times_csv(path: Path, students: set[str], modules: set[str]
     warnings: list[str] = []
     for number, row in _rows(path, ("student", "assignment", "submitted_at"), "--submitted-at"):
         student, module = row["student"], row["assignment"]
-        if student not in students or module not in modules:
-            what = f"student {student!r}" if student not in students else f"assignment {module!r}"
-            warnings.append(f"--submitted-at {path} line {number}: unknown {what}; row ignored")
+        unknown = _unknown(student, module, students, modules)
+        if unknown:
+            warnings.append(f"--submitted-at {path} line {number}: unknown {unknown}; row ignored")
             continue
         try:
             times[(student, module)] = SubmissionTime(parse_submission_time(row["submitted_at"]))
@@ -122,9 +131,9 @@ def read_extensions_csv(path: Path, students: set[str], modules: set[str]
     warnings: list[str] = []
     for number, row in _rows(path, ("student", "assignment", "due"), "--extensions"):
         student, module = row["student"], row["assignment"]
-        if student not in students or module not in modules:
-            what = f"student {student!r}" if student not in students else f"assignment {module!r}"
-            warnings.append(f"--extensions {path} line {number}: unknown {what}; row ignored")
+        unknown = _unknown(student, module, students, modules)
+        if unknown:
+            warnings.append(f"--extensions {path} line {number}: unknown {unknown}; row ignored")
             continue
         try:
             due = parse_time(row["due"])
