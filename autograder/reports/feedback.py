@@ -223,6 +223,7 @@ class AssignmentView:
     late: str | None             # the late penalty's reason, when there is one
     tasks: tuple[TaskView, ...]
     lost: float
+    late_label: str = "Late"     # "Submission time" when it was not late but its time was unknown
 
 
 @dataclass(frozen=True)
@@ -349,7 +350,8 @@ def _assignment_view(assignment: AssignmentResult, show_hidden: bool,
         module=module, anchor=anchor, points=points, max_points=max_points, status=status, submitted=True,
         graded=assignment.graded, source=assignment.source, failure=failure,
         broken=sum(t.broken for t in tasks), module_penalty=module_penalty, messages=messages, late=late,
-        tasks=tasks, lost=round(assignment.max_points - assignment.points, 4))
+        tasks=tasks, lost=round(assignment.max_points - assignment.points, 4),
+        late_label="Late" if assignment.lateness is not None and assignment.lateness.late else "Submission time")
 
 
 def _first_line(text: str) -> str:
@@ -539,7 +541,7 @@ def _md_assignment(a: AssignmentView) -> list[str]:
     if not a.graded:
         lines += [_md_text(GRADER_ERROR_TEXT), ""]
     if a.late:
-        lines += [f"Late: {_md_text(a.late)}", ""]
+        lines += [f"{a.late_label}: {_md_text(a.late)}", ""]
     if a.module_penalty is not None:
         lines += ["**Penalty for the whole module** (every task scores zero):", "",
                   *_md_items((a.module_penalty,)), ""]
@@ -678,7 +680,7 @@ def _html_assignment(a: AssignmentView) -> list[str]:
     if not a.graded:
         lines.append(f'<p class="na">{_e(GRADER_ERROR_TEXT)}</p>')
     if a.late:
-        lines.append(f"<p><strong>Late:</strong> {_e(a.late)}</p>")
+        lines.append(f"<p><strong>{_e(a.late_label)}:</strong> {_e(a.late)}</p>")
     if a.module_penalty is not None:
         lines.append(f'<div class="root"><p><strong>Penalty for the whole module</strong> (every task scores '
                      f"zero):</p><p>{_e(a.module_penalty)}</p></div>")
