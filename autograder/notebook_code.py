@@ -38,6 +38,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import pyparse
 from .course import MODULES, assignment_for, project_root
 from .release.public_cells import is_checks_grade_id
 from .results import AssignmentResult
@@ -235,7 +236,7 @@ def _strip_magics(source: str) -> tuple[str | None, bool]:
         lines[first] = ""
         removed = True
     try:
-        ast.parse("\n".join(lines))
+        pyparse.parse("\n".join(lines))
         return "\n".join(lines), removed
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
@@ -500,7 +501,7 @@ def extract(data: bytes, module: str, *, execute: bool = False,
         if text is None:
             continue
         try:
-            tree = ast.parse(text)
+            tree = pyparse.parse(text)
         except SyntaxError as exc:
             defines = _defines(cell.source)
             what = f"so what it defines ({', '.join(defines)}) is missing" if defines else "so it is not graded"

@@ -258,6 +258,10 @@ def test_a_dask_worker_killed_mid_run_costs_nobody_a_grade(dask_cluster, tmp_pat
     subs = make_class(tmp_path, students, examples=False)
     before = dask_cluster.worker_pids()
     killed: list[int] = []
+    # Each worker imports this module (to unpickle `_executing`) now, while idle: an import
+    # during grading can parse Python on the worker's event loop at the same moment as the
+    # grader's static rules, which CPython 3.11 turns into a SystemError (gh-106905).
+    assert set(dask_cluster.client.run(_executing)) == set(before)
 
     def on_result(result):
         if killed:

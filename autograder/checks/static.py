@@ -25,6 +25,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from .. import pyparse
+
 __all__ = ["Finding", "forbidden_uses", "escape_hatches", "parse"]
 
 ESCAPE_IMPORTS = ("autograder", "solutions", "importlib")
@@ -43,7 +45,7 @@ class Finding:
 def parse(source: bytes) -> ast.Module | None:
     """The module's AST, or None when it does not parse (the import reports why)."""
     try:
-        return ast.parse(source)
+        return pyparse.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
