@@ -1,23 +1,114 @@
-"""Hypothesis strategies shared by every check (plural nouns, min_value/max_value)."""
+"""Hypothesis strategies shared by every check (plural nouns, min_value/max_value).
+
+Tensors are cheap to make: hypothesis draws what matters about an input (its shape,
+dtype, the scale of its values, a seed, and which special values to plant where: the
+bounds, the value nearest 0, ties), and torch builds the tensor from those in
+microseconds. Drawing every element instead costs ~9 ms per input, most of a check's
+time. Shrinking stays meaningful: a failing input shrinks to the smallest shape, seed 0,
+the full range and nothing planted (then to the one planted value that matters), so the
+instructor still sees a small counterexample.
+
+The values are a pure function of the drawn choices (``torch.Generator`` on the CPU),
+so the per-submission seeding of the checks gives byte-identical regrades.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import functools
+import math
+
 import torch
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["shapes", "float_tensors", "FLOAT_DTYPES", "dtypes"]
+__all__ = ["FLOAT_DTYPES", "TIE", "broadcastable_shapes", "dtypes", "float_tensors", "int_tensors",
+           "probabilities", "seeded_floats", "seeded_tensor", "seeds", "shapes", "tensors_of"]
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
+TIE = "tie"   # a planted value equal to the tensor's first element (for max, argmax, sorting)
+# The share of [min_value, max_value] the values spread over, around the point nearest 0:
+# the full range first (what a shrunk input uses), then values near 1 and near 0 in size.
+SCALES = (1.0, 0.1, 1e-4)
+_MAX_PLANTED = 4
 
 
 def dtypes() -> st.SearchStrategy[torch.dtype]:
     return st.sampled_from(FLOAT_DTYPES)
 
 
+def seeds() -> st.SearchStrategy[int]:
+    """Seeds of ``torch.Generator`` (shrink towards 0)."""
+    return st.integers(min_value=0, max_value=2**32 - 1)
+
+
 def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 6) -> st.SearchStrategy[tuple[int, ...]]:
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(count: int = 2, min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
+                         max_side: int = 6) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    """``count`` shapes that broadcast together (sizes of 1 and missing leading axes)."""
+    return hnp.mutually_broadcastable_shapes(num_shapes=count, min_dims=min_dims, max_dims=max_dims,
+                                             min_side=min_side, max_side=max_side).map(lambda b: b.input_shapes)
+
+
+def seeded_tensor(shape: tuple[int, ...], dtype: torch.dtype, seed: int, min_value: float = -10.0,
+                  max_value: float = 10.0) -> torch.Tensor:
+    """A tensor of any dtype from a seed: uniform floats on ``[min_value, max_value]``,
+    integers on the integer part of the range (from 0 for unsigned dtypes), or booleans."""
+    generator = torch.Generator().manual_seed(seed)
+    shape = tuple(shape)
+    if dtype == torch.bool:
+        return torch.randint(0, 2, shape, generator=generator).bool()
+    if dtype.is_floating_point:
+        return torch.empty(shape, dtype=torch.float64).uniform_(min_value, max_value, generator=generator).to(dtype)
+    low = max(int(min_value), 0) if dtype == torch.uint8 else int(min_value)
+    return torch.randint(low, int(max_value) + 1, shape, generator=generator).to(dtype)
+
+
+def tensors_of(shape: tuple[int, ...], dtype: torch.dtype, min_value: float = -10.0,
+               max_value: float = 10.0) -> st.SearchStrategy[torch.Tensor]:
+    """Tensors of a given shape and any dtype whose values come from a drawn seed
+    (:func:`seeded_tensor`)."""
+    return seeds().map(functools.partial(_seeded_tensor_of, tuple(shape), dtype, min_value, max_value))
+
+
+def _seeded_tensor_of(shape, dtype, min_value, max_value, seed):
+    return seeded_tensor(shape, dtype, seed, min_value, max_value)
+
+
+def _representable(value: float, dtype: torch.dtype) -> float:
+    return float(torch.tensor(value, dtype=torch.float64).to(dtype).item())
+
+
+def seeded_floats(shape: tuple[int, ...], dtype: torch.dtype, seed: int, min_value: float, max_value: float,
+                  scale: float = 1.0, planted: tuple[tuple[int, float | str], ...] = (),
+                  avoid_zero: float = 0.0) -> torch.Tensor:
+    """The tensor ``float_tensors`` builds from its drawn choices (a pure function of them).
+
+    Uniform values on ``[min_value, max_value]`` narrowed to ``scale`` of its width around
+    the point of the range nearest 0; then each ``(flat index, value)`` of ``planted`` is
+    written (``TIE``: the first element's value); then entries inside
+    ``(-avoid_zero, avoid_zero)`` move out to ``±avoid_zero``, within the range."""
+    count = math.prod(shape)
+    width = (max_value - min_value) * scale
+    low = min(max(0.0, min_value), max_value) - width / 2       # centred on the point nearest 0 ...
+    low = min(max(low, min_value), max_value - width)           # ... and moved inside the range
+    generator = torch.Generator().manual_seed(seed)
+    flat = torch.rand(count, dtype=torch.float64, generator=generator) * width + low
+    flat = flat.clamp(min_value, max_value)                     # against the rounding of low + width
+    for index, value in planted:
+        if count:
+            flat[index % count] = flat[0] if value == TIE else float(value)
+    values = flat.to(dtype)
+    if avoid_zero:
+        outside = _representable(avoid_zero, dtype)             # the first value of dtype >= avoid_zero
+        if outside < avoid_zero:
+            outside = float(torch.nextafter(torch.tensor(outside, dtype=dtype), torch.tensor(math.inf, dtype=dtype)))
+        up = outside if outside <= max_value else -outside
+        down = -outside if -outside >= min_value else outside
+        values = torch.where(values.abs() < avoid_zero, torch.where(values < 0, down, up).to(dtype), values)
+    return values.reshape(shape).clone()
 
 
 def float_tensors(
@@ -26,16 +117,81 @@ def float_tensors(
     min_value: float = -10.0,
     max_value: float = 10.0,
     avoid_zero: float = 0.0,
+    specials: tuple[float | str, ...] | None = None,
 ) -> st.SearchStrategy[torch.Tensor]:
-    """Finite float tensors; ``avoid_zero`` keeps entries out of ``(-avoid_zero, avoid_zero)``
-    (for gradient checks of functions with a kink at 0)."""
-    np_dtype = np.float32 if dtype == torch.float32 else np.float64
-    width = 32 if dtype == torch.float32 else 64
-    if width == 32:   # hypothesis wants bounds that float32 represents exactly
-        min_value, max_value = float(np.float32(min_value)), float(np.float32(max_value))
-    elements = st.floats(min_value=min_value, max_value=max_value, allow_nan=False, allow_infinity=False,
-                         width=width)
-    if avoid_zero:
-        elements = elements.filter(lambda v: abs(v) >= avoid_zero)
-    return hnp.arrays(np_dtype, shape if shape is not None else shapes(), elements=elements).map(
-        lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dtype))
+    """Finite float tensors of ``shape`` (a tuple, a strategy, default :func:`shapes`) and
+    ``dtype`` with values in ``[min_value, max_value]``.
+
+    ``avoid_zero`` keeps entries out of ``(-avoid_zero, avoid_zero)`` (for gradient checks
+    of functions with a kink at 0). ``specials``: the values that may be planted, by
+    default both bounds, the value of the range nearest 0 (unless ``avoid_zero``) and
+    :data:`TIE`; every planted value lies in the range."""
+    if dtype == torch.float32:   # bounds float32 represents exactly, as hypothesis wanted
+        min_value, max_value = _representable(min_value, dtype), _representable(max_value, dtype)
+    if not min_value <= max_value:
+        raise ValueError(f"float_tensors: min_value {min_value} > max_value {max_value}")
+    if specials is None:
+        nearest_zero = min(max(0.0, min_value), max_value)
+        specials = (min_value, max_value, TIE) + (() if avoid_zero else (nearest_zero,))
+    for value in specials:
+        if value != TIE and not min_value <= float(value) <= max_value:
+            raise ValueError(f"float_tensors: the special value {value} is outside [{min_value}, {max_value}]")
+    return _cached_float_tensors(_shape_strategy(shape), dtype, min_value, max_value, avoid_zero, tuple(specials))
+
+
+def _shape_strategy(shape) -> st.SearchStrategy[tuple[int, ...]]:
+    if isinstance(shape, st.SearchStrategy):
+        return shape
+    return st.just(tuple(shape)) if shape is not None else shapes()
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_float_tensors(shape, dtype, min_value, max_value, avoid_zero, specials):
+    # One strategy object per distinct request: hypothesis validates each new strategy
+    # object the first time it is drawn from, and checks ask for the same ones per example.
+    return _float_tensors(shape, dtype, min_value, max_value, avoid_zero, specials)
+
+
+# Composite strategies are defined once, here: hypothesis inspects a composite's source
+# when it is defined, which inside a check would cost milliseconds per drawn input.
+@st.composite
+def _float_tensors(draw, shape, dtype, min_value, max_value, avoid_zero, specials):
+    drawn = tuple(draw(shape))
+    count = math.prod(drawn)
+    seed = draw(seeds())
+    scale = draw(st.sampled_from(SCALES))
+    planted = ()
+    if count and specials:
+        planted = tuple(draw(st.lists(st.tuples(st.integers(0, count - 1), st.sampled_from(specials)),
+                                      max_size=min(count, _MAX_PLANTED))))
+    return seeded_floats(drawn, dtype, seed, min_value, max_value, scale, planted, avoid_zero)
+
+
+def int_tensors(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]], min_value: int, max_value: int,
+                dtype: torch.dtype = torch.int64) -> st.SearchStrategy[torch.Tensor]:
+    """Integer tensors (class labels, indices) with values in ``[min_value, max_value]``,
+    from a drawn seed; both bounds may be planted."""
+    if not min_value <= max_value:
+        raise ValueError(f"int_tensors: min_value {min_value} > max_value {max_value}")
+    return _int_tensors(_shape_strategy(shape), min_value, max_value, dtype)
+
+
+@st.composite
+def _int_tensors(draw, shape, min_value, max_value, dtype):
+    drawn = tuple(draw(shape))
+    count = math.prod(drawn)
+    generator = torch.Generator().manual_seed(draw(seeds()))
+    flat = torch.randint(min_value, max_value + 1, (count,), generator=generator, dtype=torch.int64)
+    if count:
+        for index, value in draw(st.lists(st.tuples(st.integers(0, count - 1), st.sampled_from((min_value, max_value))),
+                                          max_size=min(count, 2))):
+            flat[index] = value
+    return flat.to(dtype).reshape(drawn)
+
+
+def probabilities(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]],
+                  dtype: torch.dtype = torch.float32) -> st.SearchStrategy[torch.Tensor]:
+    """Probabilities in ``[0, 1]`` with the edges a loss must survive planted: exactly 0
+    and 1, 1/2, and values within 1e-9 of 0 and of 1 (which round to 1 in float32)."""
+    return float_tensors(shape, dtype=dtype, min_value=0.0, max_value=1.0,
+                         specials=(0.0, 1.0, 0.5, 1e-9, 1 - 1e-9, TIE))

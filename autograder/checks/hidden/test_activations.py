@@ -12,7 +12,7 @@ from solutions import activations as ref
 
 from autograder.checks.api import CheckFailure, expect_tensor, expect_tensor_one_of, fail
 from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
-from autograder.checks.strategies import FLOAT_DTYPES, float_tensors, shapes
+from autograder.checks.strategies import FLOAT_DTYPES, float_tensors, int_tensors, probabilities, shapes
 
 M = "activations"
 LARGE = torch.tensor([-1e4, -1e3, -100.0, -20.0, -1.0, 0.0, 1.0, 20.0, 100.0, 1e3, 1e4])
@@ -256,21 +256,12 @@ def _bce_references(probs, target) -> list[torch.Tensor]:
     return [ref.binary_cross_entropy(probs, target), wide]
 
 
-def _probabilities(shape, dtype):
-    edges = st.sampled_from([0.0, 1.0, 0.5, 1e-9, 1 - 1e-9])
-    inner = st.floats(min_value=0.0, max_value=1.0, width=32 if dtype == torch.float32 else 64)
-    return float_tensors(shape, dtype=dtype, min_value=0.0, max_value=1.0) | \
-        st.lists(st.one_of(edges, inner), min_size=shape[0], max_size=shape[0]).map(
-            lambda v: torch.tensor(v, dtype=dtype).reshape(shape[0]))
-
-
 @pytest.mark.task(f"{M}.binary_cross_entropy")
 @pytest.mark.weight(2)
 @given(n=st.integers(min_value=1, max_value=12), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
 def test_binary_cross_entropy_matches_reference(student, n, dtype, data):
-    probs = data.draw(_probabilities((n,), dtype))
-    target = data.draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n)).__iter__()
-    target = torch.tensor(list(target), dtype=dtype)
+    probs = data.draw(probabilities((n,), dtype))
+    target = data.draw(int_tensors((n,), 0, 1)).to(dtype)
     expect_tensor_one_of(_call(student, "binary_cross_entropy", probs, target), _bce_references(probs, target),
                          what="binary_cross_entropy(probs, target)", rtol=1e-4, atol=1e-5,
                          hint="clamp the probabilities to [1e-7, 1 - 1e-7] before taking logs, then average")
@@ -297,8 +288,7 @@ def test_binary_cross_entropy_finite_at_0_and_1(student):
 def _classification(dtype, min_value=-20.0, max_value=20.0):
     return st.tuples(st.integers(min_value=1, max_value=8), st.integers(min_value=2, max_value=7)).flatmap(
         lambda bk: st.tuples(float_tensors(bk, dtype=dtype, min_value=min_value, max_value=max_value),
-                             st.lists(st.integers(min_value=0, max_value=bk[1] - 1), min_size=bk[0], max_size=bk[0])
-                             .map(lambda v: torch.tensor(v, dtype=torch.int64))))
+                             int_tensors((bk[0],), 0, bk[1] - 1)))
 
 
 @pytest.mark.task(f"{M}.cross_entropy")

@@ -15,7 +15,7 @@ from solutions import linear as ref
 
 from autograder.checks.api import describe_value, expect_tensor, fail
 from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
-from autograder.checks.strategies import FLOAT_DTYPES
+from autograder.checks.strategies import FLOAT_DTYPES, seeded_tensor, shapes
 from autograder.sandbox.client import StudentError
 
 M = "linear"
@@ -31,14 +31,13 @@ SHAPE_HINT = ("store weight as [out_features, in_features] (as nn.Linear does) a
 
 
 def _seeded(shape, dtype, seed, low=-3.0, high=3.0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.empty(tuple(shape), dtype=torch.float64).uniform_(low, high, generator=g).to(dtype)
+    return seeded_tensor(shape, dtype, seed, low, high)
 
 
 @st.composite
 def affine_cases(draw, dtypes=FLOAT_DTYPES):
     """(x, weight, bias or None, upstream) with x of shape [..., in], leading axes of size 0 and 1 included."""
-    lead = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+    lead = draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
     n_in, n_out = draw(st.integers(1, 6)), draw(st.integers(1, 6))
     dtype = draw(st.sampled_from(dtypes))
     seed = draw(st.integers(min_value=0, max_value=2**31 - 4))
@@ -207,7 +206,7 @@ def test_Linear_init_is_uniform_within_bounds(student, seed, n_in, n_out):
 
 @st.composite
 def layer_cases(draw):
-    lead = tuple(draw(st.lists(st.integers(0, 4), max_size=3)))
+    lead = draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
     n_in, n_out = draw(st.integers(1, 6)), draw(st.integers(1, 6))
     seed = draw(st.integers(min_value=0, max_value=2**31 - 2))
     return n_in, n_out, draw(st.booleans()), _seeded((*lead, n_in), torch.float32, seed), \

@@ -11,13 +11,13 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from solutions import tensors as ref
 
 from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail, shape_words
 from autograder.checks.remote import call_unmutated
-from autograder.checks.strategies import FLOAT_DTYPES, shapes
+from autograder.checks.strategies import (FLOAT_DTYPES, broadcastable_shapes, float_tensors, int_tensors, seeded_tensor,
+                                          shapes, tensors_of)
 from autograder.sandbox.client import StudentError
 
 M = "tensors"
@@ -34,23 +34,6 @@ def _expect(value, expected, *, what, **kwargs):
     """``expect_tensor`` for this module: no input requires grad, so no output may."""
     kwargs.setdefault("allow_requires_grad", False)
     return expect_tensor(value, expected, what=what, **kwargs)
-
-
-def _seeded(shape, dtype, seed, low=-10.0, high=10.0):
-    g = torch.Generator().manual_seed(seed)
-    shape = tuple(shape)
-    if dtype == torch.bool:
-        return torch.randint(0, 2, shape, generator=g).bool()
-    if dtype.is_floating_point:
-        return torch.empty(shape, dtype=torch.float64).uniform_(low, high, generator=g).to(dtype)
-    low = max(int(low), 0) if dtype == torch.uint8 else int(low)
-    return torch.randint(low, int(high) + 1, shape, generator=g).to(dtype)
-
-
-def values_of(shape, dtype, low=-10.0, high=10.0):
-    """Tensors of a given shape and dtype whose values come from a seed hypothesis draws
-    (much faster than drawing every element)."""
-    return st.integers(min_value=0, max_value=2**31 - 1).map(lambda s: _seeded(shape, dtype, s, low, high))
 
 
 def _raises(student, name, args, *, what, exception="ValueError", hint=None, detail=""):
@@ -224,7 +207,7 @@ def test_add_batch_dim_known_values(student):
 @given(data=st.data())
 def test_add_batch_dim_matches_reference(student, data):
     shape = data.draw(shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))
-    x = data.draw(values_of(shape, data.draw(st.sampled_from(ALL_DTYPES))))
+    x = data.draw(tensors_of(shape, data.draw(st.sampled_from(ALL_DTYPES))))
     _expect(_call(student, "add_batch_dim", x), ref.add_batch_dim(x), what="add_batch_dim(x)", hint=ADD_BATCH_HINT,
             detail=f"x: shape {list(x.shape)}, dtype {x.dtype}")
 
@@ -263,7 +246,7 @@ def test_flatten_images_known_values(student):
 @pytest.mark.weight(2)
 @pytest.mark.parametrize("batch", [0, 1, 5])
 def test_flatten_images_keeps_the_batch(student, batch):
-    x = _seeded((batch, 3, 4, 5), torch.float32, batch)
+    x = seeded_tensor((batch, 3, 4, 5), torch.float32, batch)
     _flatten(student, x, f"flatten_images(x) for a batch of {batch} image{'s' if batch != 1 else ''}")
 
 
@@ -272,7 +255,7 @@ def test_flatten_images_keeps_the_batch(student, batch):
 @given(data=st.data())
 def test_flatten_images_matches_reference(student, data):
     shape = data.draw(st.tuples(st.integers(0, 5), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5)))
-    x = data.draw(values_of(shape, data.draw(st.sampled_from([torch.float32, torch.float64, torch.int64]))))
+    x = data.draw(tensors_of(shape, data.draw(st.sampled_from([torch.float32, torch.float64, torch.int64]))))
     _flatten(student, x, "flatten_images(x)")
 
 
@@ -296,10 +279,9 @@ def normalize_cases(draw):
     image = (channels, draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     shape = draw(st.sampled_from([image, (draw(st.integers(0, 3)), *image)]))
     dtype = draw(st.sampled_from(FLOAT_DTYPES))
-    x = draw(values_of(shape, dtype))
-    floats = st.floats(min_value=-2.0, max_value=2.0, allow_nan=False, width=32)
-    mean = draw(st.lists(floats, min_size=channels, max_size=channels))
-    std = draw(st.lists(st.floats(min_value=0.25, max_value=3.0, width=32), min_size=channels, max_size=channels))
+    x = draw(tensors_of(shape, dtype))
+    mean = draw(float_tensors((channels,), torch.float32, min_value=-2.0, max_value=2.0)).tolist()
+    std = draw(float_tensors((channels,), torch.float32, min_value=0.25, max_value=3.0)).tolist()
     if draw(st.booleans()):
         mean, std = tuple(mean), tuple(std)
     return x, mean, std
@@ -321,7 +303,7 @@ def test_normalize_matches_reference(student, case):
     ((3, 2, 2), 2, 3), ((3, 2, 2), 3, 4), ((2, 3, 4, 4), 1, 3), ((2, 3, 4, 4), 3, 1), ((2, 3, 2, 2), 2, 2),
 ], ids=["short-mean", "long-std", "batched-mean-of-one", "batched-std-of-one", "batched-length-of-B"])
 def test_normalize_rejects_wrong_lengths(student, shape, n_mean, n_std):
-    x = _seeded(shape, torch.float32, 0)
+    x = seeded_tensor(shape, torch.float32, 0)
     mean, std = [0.5] * n_mean, [0.25] * n_std
     _raises(student, "normalize", (x, mean, std), what="normalize(x, mean, std) with len(mean) or len(std) "
             "different from the number of channels",
@@ -347,7 +329,7 @@ def test_one_hot_known_values(student):
 @given(data=st.data())
 def test_one_hot_matches_reference(student, data):
     k = data.draw(st.integers(1, 8))
-    labels = torch.tensor(data.draw(st.lists(st.integers(0, k - 1), min_size=1, max_size=10)), dtype=torch.int64)
+    labels = data.draw(int_tensors(shapes(min_dims=1, max_dims=1, max_side=10), 0, k - 1))
     _expect(_call(student, "one_hot", labels, k), ref.one_hot(labels, k), what="one_hot(labels, num_classes)",
             hint=ONE_HOT_HINT, detail=f"labels={labels.tolist()}, num_classes={k}")
 
@@ -401,7 +383,7 @@ def test_predicted_labels_known_values(student):
 def test_predicted_labels_matches_reference(student, data):
     shape = (data.draw(st.integers(0, 8)), data.draw(st.integers(1, 7)))
     # few distinct values, so that rows often have ties (any index of a row's maximum is right)
-    logits = data.draw(values_of(shape, data.draw(st.sampled_from(FLOAT_DTYPES)), -4, 4)).round()
+    logits = data.draw(tensors_of(shape, data.draw(st.sampled_from(FLOAT_DTYPES)), -4, 4)).round()
     _expect_argmax(_call(student, "predicted_labels", logits), logits, "predicted_labels(logits)",
                    detail=f"logits: shape {list(shape)}, dtype {logits.dtype}")
 
@@ -433,8 +415,8 @@ def classifications(draw):
     g = torch.Generator().manual_seed(draw(st.integers(min_value=0, max_value=2**31 - 1)))
     # distinct values, so every row has a single arg-max
     logits = ((torch.randperm(b * k, generator=g).to(dtype) - b * k / 2) / 3).reshape(b, k)
-    hits = draw(st.lists(st.booleans(), min_size=b, max_size=b))
-    others = draw(st.lists(st.integers(0, k - 1), min_size=b, max_size=b))
+    hits = draw(int_tensors((b,), 0, 1)).bool().tolist()
+    others = draw(int_tensors((b,), 0, k - 1)).tolist()
     best = logits.argmax(dim=1).tolist()
     labels = torch.tensor([best[i] if hit else others[i] for i, hit in enumerate(hits)], dtype=torch.int64)
     return logits, labels
@@ -516,12 +498,11 @@ def test_safe_add_error_names_both_shapes(student):
 @pytest.mark.weight(3)
 @given(data=st.data())
 def test_safe_add_matches_reference(student, data):
-    shape_a, shape_b = data.draw(hnp.mutually_broadcastable_shapes(
-        num_shapes=2, min_dims=0, max_dims=4, min_side=0, max_side=4)).input_shapes
+    shape_a, shape_b = data.draw(broadcastable_shapes(2, min_dims=0, max_dims=4, min_side=0, max_side=4))
     dtype_a, dtype_b = data.draw(st.sampled_from(ADDITION_DTYPES))
     if data.draw(st.booleans()):
         dtype_a, dtype_b = dtype_b, dtype_a
-    a, b = data.draw(values_of(shape_a, dtype_a)), data.draw(values_of(shape_b, dtype_b))
+    a, b = data.draw(tensors_of(shape_a, dtype_a)), data.draw(tensors_of(shape_b, dtype_b))
     _expect_sum(student, a, b, "safe_add(a, b)")
 
 
