@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
 from pathlib import Path
 
 import pytest
 
 from autograder.checks.plugin import HIDDEN_DIR
 from autograder.grading import GradeOptions, grade_submissions
-from helpers import report_without_timings
+from helpers import Listener, isolation_level, machine_isolation, report_without_timings
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = (ROOT / "solutions" / "activations.py").read_text()
@@ -41,35 +39,6 @@ def _broken_relu(body: str) -> str:
     """The reference module whose ``relu`` runs ``body`` (indented) instead."""
     indented = "\n".join("    " + line for line in body.strip().splitlines())
     return SOLUTION + f"\n\ndef relu(x):\n{indented}\n"
-
-
-class Listener:
-    """A TCP listener on loopback that records whether anyone connected (bounded)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(1)
-        self.sock.settimeout(0.5)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self.thread.join(timeout=5)
-        self.sock.close()
 
 
 def _cases(tmp: Path, listener: Listener) -> dict[str, dict[str, object]]:
@@ -112,9 +81,9 @@ def _cases(tmp: Path, listener: Listener) -> dict[str, dict[str, object]]:
             "\nimport builtins\nbuiltins.isinstance = lambda *a: True\n"
             "builtins.len = lambda *a: 0\nbuiltins.type = lambda *a: object\n")},
         "writes_outside": {"activations.py": _with(
-            "for path in (%r, %r, '/tmp/autograder-escape'):\n"
+            "for path in (%r, %r, %r):\n"
             "    try:\n        open(path, 'w').write('pwned')\n    except OSError:\n        pass"
-            % (str(out_dir / "reference" / "report.json"), str(other)))},
+            % (str(out_dir / "reference" / "report.json"), str(other), str(ESCAPE)))},
         "opens_socket": {"activations.py": _with(
             "import socket\ntry:\n    socket.create_connection(('127.0.0.1', %d), timeout=1).send(b'hi')\n"
             "except OSError:\n    pass" % listener.port)},
@@ -160,6 +129,18 @@ def _points(report: dict, task: str | None = None) -> float:
 
 
 BOMB_NAME = f"agbomb{os.getpid() % 100000}"
+ESCAPE = Path("/tmp/autograder-escape")      # outside the sandbox's own /tmp
+
+
+def _state(path: Path) -> tuple | None:
+    """What a file outside the sandbox is: None when absent, else (owner, size, mtime, bytes)."""
+    try:
+        info = path.stat()
+        return info.st_uid, info.st_size, info.st_mtime_ns, path.read_bytes()[:4096]
+    except FileNotFoundError:
+        return None
+
+
 OPTIONS = dict(modules=("activations",), call_timeout_s=3.0, memory_bytes=1 << 30)
 
 
@@ -174,12 +155,13 @@ def hostile(tmp_path_factory):
         for student, files in cases.items():
             _write(subs / student, files)
         before = {p: p.read_bytes() for p in (subs / "reference").iterdir()}
+        escape_before = _state(ESCAPE)
         grade_submissions(subs, out, GradeOptions(workers=2, **OPTIONS))
         alone_subs, alone_out = tmp / "alone", tmp / "alone-out"
         _write(alone_subs / "reference", {"activations.py": SOLUTION})
         grade_submissions(alone_subs, alone_out, GradeOptions(workers=1, **OPTIONS))
         yield {"out": out, "subs": subs, "alone": alone_out, "cases": cases, "listener": listener,
-               "before": before}
+               "before": before, "escape_before": escape_before}
     finally:
         listener.close()
 
@@ -201,7 +183,9 @@ def test_other_students_reports_are_exactly_as_when_graded_alone(hostile):
 def test_other_students_files_are_untouched(hostile):
     after = {p: p.read_bytes() for p in (hostile["subs"] / "reference").iterdir()}
     assert after == hostile["before"]
-    assert not Path("/tmp/autograder-escape").exists() or os.stat("/tmp/autograder-escape").st_uid == 0
+    # writes_outside tried to create or overwrite it: whatever was there (nothing, as a
+    # rule) must be exactly as it was.
+    assert _state(ESCAPE) == hostile["escape_before"]
 
 
 @pytest.mark.parametrize("student,expect", [
@@ -273,11 +257,16 @@ def test_no_connection_left_the_sandbox(hostile):
 
 
 def test_reports_state_the_isolation_that_was_enforced(hostile):
-    report = json.loads((hostile["out"] / "reference" / "report.json").read_text())
-    isolation = report["isolation"]
-    assert isolation["level"] in ("full", "partial", "minimal")
-    if isolation["level"] == "full":
-        assert isolation["filesystem"] == "private-root" and isolation["network"] == "none"
+    # What the machine allows, probed without the sandbox: the report must state exactly
+    # that (a layer lost is a failure here, not a lower level quietly reported).
+    machine = machine_isolation()
+    for student in ("reference", "opens_socket", "writes_outside", "fork_bomb"):
+        isolation = json.loads((hostile["out"] / student / "report.json").read_text())["isolation"]
+        assert {k: isolation[k] for k in machine} == machine, (student, isolation)
+        assert isolation["level"] == isolation_level(machine), (student, isolation)
+        assert isolation["memory_limit_bytes"] == OPTIONS["memory_bytes"], (student, isolation)
+    if os.geteuid() == 0:   # CI runs as root, where every layer must be in place
+        assert isolation_level(machine) == "full" and machine["user"] == "nobody"
 
 
 def test_no_forked_process_survives_grading(hostile):

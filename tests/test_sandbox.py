@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,13 @@ import torch
 
 from autograder.sandbox.client import StudentError, Worker, WorkerSettings, WorkerTimeout, Zygote
 from autograder.sandbox.protocol import ProtocolError, decode, encode
+from helpers import Listener, machine_isolation
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPOTHESIS_DIR = str(Path(__import__("hypothesis").__file__).parent)
 
 PROBE = '''
-import os, socket, sys
+import errno, os, socket, sys
 def listdir(path):
     return sorted(os.listdir(path))
 def exists(path):
@@ -29,8 +29,14 @@ def write(path):
     with open(path, "w") as handle:
         handle.write("x")
     return True
-def connect():
-    socket.create_connection(("127.0.0.1", 9), timeout=1)
+def connect(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc))
+    return "connected"
+def interfaces():
+    return sorted(name for _, name in socket.if_nameindex())
 def sleep():
     import time
     time.sleep(60)
@@ -39,6 +45,15 @@ def allocate(gb):
 def path():
     return list(sys.path)
 '''
+
+
+MEMORY_BYTES = 1 << 30
+
+
+@pytest.fixture(scope="module")
+def machine() -> dict:
+    """What this machine lets the sandbox enforce, probed without the sandbox (helpers)."""
+    return machine_isolation()
 
 
 @pytest.fixture(scope="module")
@@ -53,28 +68,52 @@ def worker(zygote, tmp_path):
     (tmp_path / "submission").mkdir()
     (tmp_path / "root").mkdir()
     (tmp_path / "submission" / "tensors.py").write_text(PROBE)
-    settings = WorkerSettings(memory_bytes=1 << 30, hide=(HYPOTHESIS_DIR,))
+    settings = WorkerSettings(memory_bytes=MEMORY_BYTES, hide=(HYPOTHESIS_DIR,))
     w = Worker(zygote, str(tmp_path / "submission"), str(tmp_path / "root"), settings, call_timeout_s=5)
     w.import_module("tensors")
     yield w
     w.kill()
 
 
-def _full(worker) -> bool:
-    return worker.isolations[-1]["filesystem"] == "private-root"
+def _needs_private_root(machine, worker) -> None:
+    """Skip only where the machine itself cannot give a private root; where it can, the
+    worker must have one (a sandbox that lost it fails here rather than skipping)."""
+    if machine["filesystem"] != "private-root":
+        pytest.skip("this machine cannot give a worker a private root (no mount/PID namespaces)")
+    assert worker.isolations[-1]["filesystem"] == "private-root", worker.isolations[-1]
 
 
-def test_isolation_is_reported_per_start(worker):
+def test_isolation_is_reported_per_start(worker, machine):
     iso = worker.isolations[-1]
     assert set(iso) >= {"filesystem", "network", "processes", "user", "memory_limit_bytes", "notes"}
+    # Exactly what the machine allows: never less (a lost layer), never more (a claim).
+    assert {k: iso[k] for k in machine} == machine, iso["notes"]
+    assert iso["memory_limit_bytes"] == MEMORY_BYTES
     if os.geteuid() == 0:   # CI runs as root, where every layer must be in place
         assert (iso["filesystem"], iso["network"], iso["processes"], iso["user"]) == \
             ("private-root", "none", "private", "nobody")
 
 
-def test_the_project_and_solutions_are_not_visible(worker):
-    if not _full(worker):
-        pytest.skip("no private root on this machine")
+def test_a_restarted_worker_reports_the_same_isolation(worker):
+    worker.kill()
+    worker.begin_check()
+    assert worker.call("tensors.ids")[0] >= 0
+    assert len(worker.isolations) == 2 and worker.isolations[1] == worker.isolations[0]
+
+
+def test_the_worker_runs_as_the_reported_user(worker):
+    uid, pid = worker.call("tensors.ids")
+    iso = worker.isolations[-1]
+    if iso["user"] == "nobody":
+        assert uid == 65534
+    if iso["processes"] == "private":
+        assert pid == 1            # PID 1 of its own PID namespace
+    else:
+        assert pid == worker.pid
+
+
+def test_the_project_and_solutions_are_not_visible(worker, machine):
+    _needs_private_root(machine, worker)
     assert not worker.call("tensors.exists", str(ROOT / "solutions"))
     assert not worker.call("tensors.exists", str(ROOT / "autograder" / "checks"))
     assert worker.call("tensors.listdir", "/submission") == ["tensors.py"]
@@ -82,23 +121,36 @@ def test_the_project_and_solutions_are_not_visible(worker):
         worker.call("builtins.__import__", "solutions")
 
 
-def test_hidden_folders_inside_mounted_ones_are_empty(worker):
-    if not _full(worker):
-        pytest.skip("no private root on this machine")
+def test_hidden_folders_inside_mounted_ones_are_empty(worker, machine):
+    _needs_private_root(machine, worker)
     assert worker.call("tensors.listdir", HYPOTHESIS_DIR) == []
 
 
-def test_submission_is_read_only_and_tmp_is_writable(worker):
-    if not _full(worker):
-        pytest.skip("no private root on this machine")
+def test_submission_is_read_only_and_tmp_is_writable(worker, machine):
+    _needs_private_root(machine, worker)
     with pytest.raises(StudentError, match="Read-only|Permission"):
         worker.call("tensors.write", "/submission/new.py")
     assert worker.call("tensors.write", "/tmp/scratch.txt") is True
 
 
-def test_no_network(worker):
-    with pytest.raises(StudentError, match="OSError|unreachable|refused"):
-        worker.call("tensors.connect")
+def test_no_network(worker, machine):
+    # A listener of the test's own, on the host's loopback: without a network namespace
+    # the worker reaches it, so neither "refused" nor any other OSError proves anything.
+    listener = Listener()
+    try:
+        outcome = worker.call("tensors.connect", listener.port)
+    finally:
+        listener.close()
+    reported = worker.isolations[-1]["network"]
+    if machine["network"] != "none":
+        assert reported == "host" and outcome == "connected"   # what is reported is what holds
+        pytest.skip("this machine cannot give a worker a network namespace")
+    assert reported == "none"
+    # A fresh network namespace: only a loopback device, and that one down, so even the
+    # loopback is unreachable (not refused, which a port with no listener would give).
+    assert worker.call("tensors.interfaces") == ["lo"]
+    assert outcome == "ENETUNREACH"
+    assert listener.connections == 0
 
 
 def test_memory_is_capped(worker):
