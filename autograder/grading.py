@@ -42,6 +42,10 @@ from .submissions import Submission, discover
 __all__ = ["GradeOptions", "RunSummary", "grade_submissions", "check_output_dir", "prepare_data",
            "Grader", "failure_result", "warm_up"]
 
+# In the output folder: results computed once per key and reused by later runs (the
+# reference's MNIST accuracy, a second of training); safe to delete.
+CACHE_FILE = "cache.json"
+
 
 @dataclass(frozen=True)
 class GradeOptions:
@@ -195,8 +199,10 @@ def _graded_files(submission: Submission) -> _Files:
 
 # -- the run ------------------------------------------------------------------------------
 
-def prepare_data(options: GradeOptions, configs: dict[str, AssignmentConfig] | None = None) -> dict:
-    """Data the checks need that is computed once per run (MNIST and the reference accuracy).
+def prepare_data(options: GradeOptions, configs: dict[str, AssignmentConfig] | None = None,
+                 cache: Path | None = None) -> dict:
+    """Data the checks need that is computed once per run (MNIST and the reference accuracy;
+    the reference's result is kept in the JSON file ``cache`` for later runs).
 
     Runs on one thread, before the grading processes are forked: a process that has run
     an OpenMP thread team must not fork children that use OpenMP again.
@@ -206,7 +212,7 @@ def prepare_data(options: GradeOptions, configs: dict[str, AssignmentConfig] | N
     from .checks.mnist_data import prepare_mnist
 
     configs = configs or load_course(options.config_root)
-    return prepare_mnist(options.mnist_root, configs["mnist_cnn"], options.seed)
+    return prepare_mnist(options.mnist_root, configs["mnist_cnn"], options.seed, cache)
 
 
 def _select(submissions: list[Submission], students: tuple[str, ...] | None) -> list[Submission]:
@@ -318,7 +324,7 @@ def grade_submissions(
                 on_result(result)
 
         if jobs:
-            _grade(jobs, options, configs, needs_mnist, collect)
+            _grade(jobs, options, configs, needs_mnist, collect, cache=out_dir / CACHE_FILE)
         record.finish_run(run_id)
         rendered = render_record(record, out_dir)
         if options.similarity:
@@ -359,8 +365,9 @@ def _nbgrader_deadlines(course: Path) -> tuple[dict[str, str | None], list[tuple
 
 def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions,
            configs: dict[str, AssignmentConfig], needs_mnist: bool,
-           collect: Callable[[StudentResult], None]) -> None:
-    """Grade ``jobs`` on the local pool or on Dask, calling ``collect`` for each result."""
+           collect: Callable[[StudentResult], None], cache: Path | None = None) -> None:
+    """Grade ``jobs`` on the local pool or on Dask, calling ``collect`` for each result.
+    ``cache``: a JSON file of results computed once per key (the reference's MNIST result)."""
     if options.scheduler is not None:
         from .cluster import grade_on_dask   # the Dask path: graders live on Dask workers
 
@@ -369,16 +376,15 @@ def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions
         grade_on_dask(jobs, options.scheduler, replace(options, modules=modules), configs, collect)
         return
     from .pipeline import warm_up
-    from .pool import grade_locally
-    from .sandbox.client import Zygote
+    from .pool import grade_locally, zygotes_for
 
     processes = min(options.workers, len(jobs))
     # The zygotes start first: each imports torch (seconds) while this process warms up
     # and prepares the data; the grading processes forked by the pool adopt one each.
-    zygotes = [Zygote() for _ in range(processes)]
+    zygotes = zygotes_for(processes)
     try:
         warm_up()
-        data = prepare_data(options, configs) if needs_mnist else {}
+        data = prepare_data(options, configs, cache) if needs_mnist else {}
     except BaseException:
         for zygote in zygotes:
             zygote.close()

@@ -8,8 +8,10 @@ own start-up work, so that they import PyTorch meanwhile; each grading process a
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import select
 import time
 from typing import Callable, Sequence
 
@@ -18,11 +20,57 @@ from .results import Isolation, StudentResult
 from .sandbox.client import Zygote
 from .submissions import Submission
 
-__all__ = ["Job", "grade_locally", "slot_cpus"]
+__all__ = ["Job", "close_spares", "grade_locally", "slot_cpus", "zygotes_for"]
 
 Job = tuple[Submission, tuple[str, ...]]      # a student and the modules to grade for them
 
 _grader: Grader | None = None
+# Zygotes of earlier runs in this process, idle and ready to fork workers: a program that
+# grades several times (a test suite, a notebook, a service) pays PyTorch's import once.
+# A zygote holds no student state (only its forked workers ever run student code).
+_SPARES: list[Zygote] = []
+MAX_SPARES = 4
+
+
+def zygotes_for(count: int) -> list[Zygote]:
+    """``count`` zygotes for a run: idle ones of an earlier run first, then new ones (which
+    start importing PyTorch at once, while the caller goes on with its start-up)."""
+    from .sandbox import client
+
+    ready: list[Zygote] = []
+    while _SPARES and len(ready) < count:
+        zygote = _SPARES.pop()
+        if zygote.alive() and _idle(zygote):
+            ready.append(zygote)
+        else:
+            zygote.close()
+    return ready + [client.Zygote() for _ in range(count - len(ready))]
+
+
+def _idle(zygote: Zygote) -> bool:
+    """Nothing unread on its control socket (a reply nobody read would answer the next fork)."""
+    try:
+        readable, _, _ = select.select([zygote.control], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+def _retire(zygotes: list[Zygote], reusable: bool) -> None:
+    for zygote in zygotes:
+        if reusable and zygote.alive() and len(_SPARES) < MAX_SPARES:
+            _SPARES.append(zygote)
+        else:
+            zygote.close()
+
+
+def close_spares() -> None:
+    """Stop the idle zygotes kept for later runs (at exit, or for a fresh start)."""
+    while _SPARES:
+        _SPARES.pop().close()
+
+
+atexit.register(close_spares)
 
 
 def _init_process(options, configs: dict, data: dict, threads: int, zygotes: list[Zygote],
@@ -71,6 +119,13 @@ def _pin(cpu: int, zygote: Zygote) -> None:
         pass     # an optimisation only: a container may forbid it
 
 
+def _unpin(zygote: Zygote, cpus: set[int]) -> None:
+    try:
+        os.sched_setaffinity(zygote.process.pid, cpus)
+    except OSError:
+        pass
+
+
 def _grade_in_process(job: Job) -> StudentResult:
     assert _grader is not None
     return _grader.grade(*job)
@@ -79,10 +134,12 @@ def _grade_in_process(job: Job) -> StudentResult:
 def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygotes: list[Zygote],
                   collect: Callable[[StudentResult], None]) -> None:
     """Grade ``jobs`` with ``len(zygotes)`` slots (one process per slot; one slot grades
-    in this process). The zygotes are closed when this returns."""
+    in this process). When this returns, the zygotes are kept for a later run in this
+    process (:func:`zygotes_for`) if grading went as planned, and closed otherwise."""
     processes = len(zygotes)
     cpus = slot_cpus(processes)
     threads = worker_threads(processes, cpus)
+    reusable = False
     try:
         if processes == 1:
             grader = Grader(options, configs, data, threads, zygote=zygotes[0])
@@ -94,16 +151,31 @@ def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygot
                     collect(grader.grade(*job))
             finally:
                 os.sched_setaffinity(0, affinity)   # this process goes on after grading
+                if cpus:
+                    _unpin(grader.zygote, affinity)
+            reusable = True
         else:
-            _grade_in_pool(list(jobs), processes, (options, configs, data, threads, zygotes, cpus), collect)
+            for zygote in zygotes:
+                # Read the zygote's "ready" here, not in the grading process that adopts it, so
+                # that this process's view of it stays true for a later run (zygotes_for). The
+                # grading processes would wait for it at their first student anyway.
+                try:
+                    zygote.wait_ready()
+                except (OSError, RuntimeError):
+                    pass      # the grading process that adopts it reports the failure
+            # A grading process that died may have left a fork request half answered.
+            reusable = _grade_in_pool(list(jobs), processes, (options, configs, data, threads, zygotes, cpus),
+                                      collect)
+            for zygote in zygotes:
+                _unpin(zygote, os.sched_getaffinity(0))
     finally:
-        for zygote in zygotes:
-            zygote.close()
+        _retire(zygotes, reusable)
 
 
 def _grade_in_pool(jobs: list[Job], processes: int, initargs: tuple,
-                   collect: Callable[[StudentResult], None]) -> None:
-    """Grade in ``processes`` forked grading processes, collecting results as they come.
+                   collect: Callable[[StudentResult], None]) -> bool:
+    """Grade in ``processes`` forked grading processes, collecting results as they come;
+    True when no grading process died.
 
     A grading process that dies (a bug of ours, the kernel's OOM killer) must neither hang
     the batch nor cost other students their grade. When one dies, the pool reports every
@@ -151,3 +223,4 @@ def _grade_in_pool(jobs: list[Job], processes: int, initargs: tuple,
                     Isolation(notes=("the grading process died before it could report the sandbox's isolation",)),
                     time.perf_counter() - started)
         collect(result)
+    return not broken

@@ -1,5 +1,5 @@
 """The reference's MNIST result is computed once per key and reused (in this process and
-from the cache folder); a damaged, foreign or unwritable cache costs only the training."""
+from the cache file); a damaged or unwritable cache costs only the training."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from autograder.config import load_course
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(mnist_data.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(mnist_data, "_REFERENCES", {})
-    return tmp_path / "cache"
+    return tmp_path / "cache.json"
 
 
 def _config():
@@ -28,42 +27,54 @@ def _no_training(monkeypatch):
     monkeypatch.setattr(mnist_data, "reference_accuracy", refuse)
 
 
-def test_a_second_run_reads_the_reference_from_the_cache_folder(cache, monkeypatch):
-    first = mnist_data.prepare_mnist(None, _config(), seed=0)
-    files = list(cache.glob("mnist-reference-*.json"))
-    assert [f.name for f in files] == [f"mnist-reference-{first['reference_key']}.json"]
+def test_a_second_run_reads_the_reference_from_the_cache_file(cache, monkeypatch):
+    first = mnist_data.prepare_mnist(None, _config(), seed=0, cache=cache)
+    assert list(json.loads(cache.read_text())) == [f"mnist-reference {first['reference_key']}"]
     monkeypatch.setattr(mnist_data, "_REFERENCES", {})      # a new process: only the file is left
     _no_training(monkeypatch)
-    second = mnist_data.prepare_mnist(None, _config(), seed=0)
+    second = mnist_data.prepare_mnist(None, _config(), seed=0, cache=cache)
     assert (second["reference_accuracy"], second["reference_losses"]) == \
         (first["reference_accuracy"], first["reference_losses"])
     assert 0.5 < first["reference_accuracy"] <= 1.0
 
 
-def test_another_seed_is_another_key(cache):
-    first = mnist_data.prepare_mnist(None, _config(), seed=0)
-    other = mnist_data.prepare_mnist(None, _config(), seed=1)
+def test_another_seed_is_another_key_and_both_are_kept(cache):
+    first = mnist_data.prepare_mnist(None, _config(), seed=0, cache=cache)
+    other = mnist_data.prepare_mnist(None, _config(), seed=1, cache=cache)
     assert first["reference_key"] != other["reference_key"]
-    assert len(list(cache.glob("mnist-reference-*.json"))) == 2
+    assert len(json.loads(cache.read_text())) == 2
 
 
-def test_a_damaged_or_foreign_file_is_ignored_and_replaced(cache, monkeypatch):
-    first = mnist_data.prepare_mnist(None, _config(), seed=0)
-    path = cache / f"mnist-reference-{first['reference_key']}.json"
-    for damage in ("{not json", json.dumps({"accuracy": 2.0, "losses": [], "seconds": 1, "key": first["reference_key"]}),
-                   json.dumps(dict(json.loads(path.read_text()), key="another key"))):
-        path.write_text(damage)
+def test_a_damaged_entry_or_file_is_computed_again_and_replaced(cache, monkeypatch):
+    first = mnist_data.prepare_mnist(None, _config(), seed=0, cache=cache)
+    name = f"mnist-reference {first['reference_key']}"
+    good = json.loads(cache.read_text())[name]
+    for damage in ("{not json", "[1, 2]", json.dumps({name: dict(good, accuracy=2.0)}),
+                   json.dumps({name: dict(good, losses="many")})):
+        cache.write_text(damage)
         monkeypatch.setattr(mnist_data, "_REFERENCES", {})
-        again = mnist_data.prepare_mnist(None, _config(), seed=0)
+        again = mnist_data.prepare_mnist(None, _config(), seed=0, cache=cache)
         assert again["reference_accuracy"] == first["reference_accuracy"]
-        assert json.loads(path.read_text())["key"] == first["reference_key"]
+        kept = json.loads(cache.read_text())
+        assert list(kept) == [name]
+        assert (kept[name]["accuracy"], kept[name]["losses"]) == (good["accuracy"], good["losses"])
 
 
-def test_an_unwritable_cache_folder_only_costs_the_training(tmp_path, monkeypatch):
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the cache folder should be")
-    monkeypatch.setenv(mnist_data.CACHE_ENV, str(blocker / "cache"))
+def test_the_grading_run_keeps_it_in_its_output_folder(tmp_path, monkeypatch):
+    from autograder.grading import CACHE_FILE, GradeOptions, grade_submissions
+
     monkeypatch.setattr(mnist_data, "_REFERENCES", {})
-    data = mnist_data.prepare_mnist(None, _config(), seed=0)
+    student = tmp_path / "subs" / "alice"
+    student.mkdir(parents=True)
+    (student / "mnist_cnn.py").write_text("raise ImportError('not done yet')\n")
+    grade_submissions(tmp_path / "subs", tmp_path / "out", GradeOptions(modules=("mnist_cnn",), workers=1))
+    assert [k.split()[0] for k in json.loads((tmp_path / "out" / CACHE_FILE).read_text())] == ["mnist-reference"]
+
+
+def test_an_unwritable_cache_only_costs_the_training(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    monkeypatch.setattr(mnist_data, "_REFERENCES", {})
+    data = mnist_data.prepare_mnist(None, _config(), seed=0, cache=blocker / "cache.json")
     assert 0.5 < data["reference_accuracy"] <= 1.0
-    assert blocker.read_text() == "a file where the cache folder should be"
+    assert blocker.read_text() == "a file where a folder should be"

@@ -32,12 +32,43 @@ def test_grading_processes_adopt_the_zygotes_the_parent_started(tmp_path, monkey
 
     monkeypatch.setattr(client, "Zygote", LoggedZygote)      # the parent's, started by grading
     monkeypatch.setattr(pipeline, "Zygote", LoggedZygote)    # a grading process's own, if it started one
+    pool.close_spares()                                      # no zygote of an earlier test
     subs = tmp_path / "subs"
     for student in ("reference", "template", "partial"):
         shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
     result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2))
     assert {s.student: s.points for s in result.students} == {"partial": 100.0, "reference": 100.0, "template": 0.0}
     assert log.read_text().split() == [str(os.getpid())] * 2
+
+
+def test_a_later_run_in_the_same_process_reuses_the_idle_zygotes(tmp_path, monkeypatch):
+    """The zygotes of a run that went as planned fork the next run's workers; one that
+    died while idle is replaced by a new one, and the grades are the same."""
+    pool.close_spares()
+    started = []
+
+    class CountedZygote(Zygote):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(client, "Zygote", CountedZygote)
+    subs = tmp_path / "subs"
+    for student in ("reference", "template", "partial"):
+        shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
+    grades = {"partial": 100.0, "reference": 100.0, "template": 0.0}
+    for run, workers in enumerate((2, 1, 2)):
+        result = grade_submissions(subs, tmp_path / f"out{run}", GradeOptions(modules=("tensors",), workers=workers))
+        assert {s.student: s.points for s in result.students} == grades
+    assert len(started) == 2
+    assert all(z.alive() for z in pool._SPARES) and len(pool._SPARES) == 2
+    started[0].process.kill()                    # a zygote this test started, dead while idle
+    started[0].process.wait(timeout=10)
+    result = grade_submissions(subs, tmp_path / "out3", GradeOptions(modules=("tensors",), workers=2))
+    assert {s.student: s.points for s in result.students} == grades
+    assert len(started) == 3 and not started[0].alive()
+    pool.close_spares()
+    assert not any(z.alive() for z in started)
 
 
 def test_a_replacement_process_starts_its_own_zygote(monkeypatch):

@@ -312,7 +312,7 @@ class RemoteTrainer:
 
 
 # -- the run's data ----------------------------------------------------------------------
-def prepare_mnist(root: Path | None, config: AssignmentConfig, seed: int) -> dict:
+def prepare_mnist(root: Path | None, config: AssignmentConfig, seed: int, cache: Path | None = None) -> dict:
     """Load the data and train the reference ``Net`` once per grading run (about a second
     of one core): call it only when ``mnist_cnn`` is graded for at least one student who
     handed it in, before the grading processes fork (it runs PyTorch, on one thread).
@@ -331,13 +331,14 @@ def prepare_mnist(root: Path | None, config: AssignmentConfig, seed: int) -> dic
     ``reference_accuracy`` (float in [0, 1]), ``reference_losses``, ``reference_seconds``
     (of the training that computed them), ``reference_key`` (see :func:`reference_key`)
     and ``source`` (where the images came from, for the record). The reference is
-    trained only when its key is not cached yet (:func:`cache_folder`).
+    trained only when its key is not cached yet: in this process, or in the JSON file
+    ``cache`` (the grading run passes one in its output folder).
     """
     with one_thread():
-        return _prepare(root, config, seed)
+        return _prepare(root, config, seed, cache)
 
 
-def _prepare(root: Path | None, config: AssignmentConfig, seed: int) -> dict:
+def _prepare(root: Path | None, config: AssignmentConfig, seed: int, cache: Path | None) -> dict:
     if config.accuracy is None:
         raise AutograderError(f"{config.source}: missing table [accuracy]")
     budget = Budget.from_config(config.accuracy, seed)
@@ -366,12 +367,12 @@ def _prepare(root: Path | None, config: AssignmentConfig, seed: int) -> dict:
         "source": source,
     }
     key = reference_key(data, budget)
-    cached = _cached_reference(key)
+    cached = _cached_reference(key, cache)
     if cached is None:
         started = time.perf_counter()
         accuracy, losses = reference_accuracy(data, budget)
         cached = {"accuracy": accuracy, "losses": losses, "seconds": round(time.perf_counter() - started, 3)}
-        _store_reference(key, cached)
+        _store_reference(key, cached, cache)
     data.update(reference_accuracy=cached["accuracy"], reference_losses=list(cached["losses"]),
                 reference_seconds=cached["seconds"], reference_key=key)
     return data
@@ -380,18 +381,11 @@ def _prepare(root: Path | None, config: AssignmentConfig, seed: int) -> dict:
 # -- the reference's result, cached ------------------------------------------------------
 # The reference's accuracy under a budget is a pure function of the data, the budget, the
 # reference and training code and the PyTorch build (on one thread the losses repeat bit
-# for bit), so it is computed once per key and kept: in this process, and in a small
-# JSON file per key in the cache folder (a course is graded all term with the same key).
-CACHE_ENV = "AUTOGRADER_CACHE_DIR"
+# for bit), so it is computed once per key and kept: in this process, and in a small JSON
+# file (the grading run's is in its course record: a course is graded all term with the
+# same key). The file keeps the last CACHE_ENTRIES keys.
 _REFERENCES: dict[str, dict] = {}
-
-
-def cache_folder() -> Path:
-    """``$AUTOGRADER_CACHE_DIR``, else ``$XDG_CACHE_HOME/autograder``, else ``~/.cache/autograder``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "autograder"
+CACHE_ENTRIES = 16
 
 
 def reference_key(data: dict, budget: Budget) -> str:
@@ -418,28 +412,37 @@ def _valid_reference(value: Any) -> bool:
             and isinstance(value.get("seconds"), (int, float)))
 
 
-def _cached_reference(key: str) -> dict | None:
+def _read_cache(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _cached_reference(key: str, path: Path | None) -> dict | None:
     if key in _REFERENCES:
         return _REFERENCES[key]
-    try:
-        value = json.loads((cache_folder() / f"mnist-reference-{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not _valid_reference(value) or value.get("key") != key:   # damaged or foreign: compute again
+    value = _read_cache(path).get(f"mnist-reference {key}")
+    if not _valid_reference(value):   # damaged or missing: computed again
         return None
     _REFERENCES[key] = value
     return value
 
 
-def _store_reference(key: str, value: dict) -> None:
-    value = dict(value, key=key)
+def _store_reference(key: str, value: dict, path: Path | None) -> None:
     _REFERENCES[key] = value
-    folder = cache_folder()
+    if path is None:
+        return
+    entries = {k: v for k, v in _read_cache(path).items() if k.startswith("mnist-reference ") and _valid_reference(v)}
+    entries[f"mnist-reference {key}"] = value
+    kept = dict(list(entries.items())[-CACHE_ENTRIES:])
     try:   # an unwritable cache only costs the next run the training again
-        folder.mkdir(parents=True, exist_ok=True)
-        part = folder / f".mnist-reference-{key}.{os.getpid()}.part"
-        part.write_text(json.dumps(value), encoding="utf-8")
-        os.replace(part, folder / f"mnist-reference-{key}.json")
+        part = path.with_name(f".{path.name}.{os.getpid()}.part")
+        part.write_text(json.dumps(kept, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(part, path)
     except OSError:
         pass
 
