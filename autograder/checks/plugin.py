@@ -3,7 +3,9 @@
 Checks are ordinary pytest functions in ``hidden/test_<module>.py``, with registered
 markers (``--strict-markers``):
 
-- ``@pytest.mark.task("activations.softmax")``  the handout task the check grades (required)
+- ``@pytest.mark.task("activations.softmax")``  the handout task the check grades (required;
+  one of the tasks of the check file's module in :mod:`autograder.course`: a missing or
+  unknown id makes the whole file a load error, see :func:`task_marker_problem`)
 - ``@pytest.mark.weight(2)``                      its share of the task's points (default 1)
 - ``@pytest.mark.public``                         students may see its inputs (default: hidden)
 
@@ -33,12 +35,13 @@ from hypothesis import HealthCheck, Phase, settings
 
 from ..config import AssignmentConfig
 from ..results import CheckResult, Outcome, Visibility
-from ..sandbox.client import SandboxError, StudentError, Worker, WorkerCrash, WorkerTimeout
+from ..course import MODULES, TASK_IDS, assignment_for
+from ..sandbox.client import SandboxError, SandboxFault, StudentError, Worker, WorkerCrash, WorkerTimeout
 from . import loading
 from .api import CheckFailure
 
 __all__ = ["GradingContext", "Student", "GradingPlugin", "HIDDEN_DIR", "run_checks", "ModuleLoadError",
-           "GraderFault", "verdict", "GRADER_ERROR_MESSAGE"]
+           "GraderFault", "verdict", "GRADER_ERROR_MESSAGE", "task_marker_problem"]
 
 # What a student reads for a check the grader could not complete: no traceback, no path.
 GRADER_ERROR_MESSAGE = ("Not graded: the grader failed on this check (not your code); your instructor has "
@@ -210,7 +213,33 @@ _MACHINERY = ("the sandbox worker failed to start",)
 
 
 def _is_machinery(exc: BaseException) -> bool:
-    return isinstance(exc, WorkerCrash) and str(exc).startswith(_MACHINERY)
+    return isinstance(exc, SandboxFault) or isinstance(exc, WorkerCrash) and str(exc).startswith(_MACHINERY)
+
+
+def task_marker_problem(item: pytest.Item) -> str | None:
+    """Why a check's ``@pytest.mark.task`` is not usable, or None when it is.
+
+    The id must be one of the tasks of the check file's module (``test_<module>.py``) in
+    the course's task table; any other (a typo, another module's task, no marker) would
+    grade nothing, so it is refused by name, with the valid ids and the closest one.
+    """
+    import difflib
+
+    module = item.path.stem.removeprefix("test_")
+    valid = assignment_for(module).task_ids if module in MODULES else tuple(sorted(TASK_IDS))
+    where = f"{item.path.name}:{item.location[1] + 1}: check {getattr(item, 'originalname', item.name)}"
+    marker = item.get_closest_marker("task")
+    if marker is None:
+        return f"{where} has no @pytest.mark.task(...); give it one of: {', '.join(valid)}"
+    task = marker.args[0] if len(marker.args) == 1 and not marker.kwargs else None
+    if not isinstance(task, str):
+        return f"{where}: @pytest.mark.task takes one task id (a str), got {marker.args!r}; choose from: {', '.join(valid)}"
+    if task in valid:
+        return None
+    close = difflib.get_close_matches(task, valid, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    scope = f"a task of {module}" if module in MODULES else "a task of the course"
+    return f"{where}: @pytest.mark.task({task!r}) is not {scope}{hint}; the valid ids are: {', '.join(valid)}"
 
 
 def _grader_fault(exc: BaseException) -> tuple[Outcome, str, str]:
@@ -298,6 +327,22 @@ class GradingPlugin:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors.append((report.nodeid, str(report.longrepr)))
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """A check file with a check whose task id is missing or unknown does not load: none
+        of its checks run, and the error names each such check, its id and the valid ids
+        (its module is then not graded, never graded without that check)."""
+        problems: dict[str, list[str]] = {}
+        for item in items:
+            problem = task_marker_problem(item)
+            if problem is not None:
+                lines = problems.setdefault(item.nodeid.split("::")[0], [])
+                if problem not in lines:          # once per check, not per parameter
+                    lines.append(problem)
+        if problems:
+            items[:] = [item for item in items if item.nodeid.split("::")[0] not in problems]
+            for file, lines in problems.items():
+                self.collection_errors.append((file, "the checks of this file do not load:\n" + "\n".join(lines)))
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         module = item.path.stem.removeprefix("test_")

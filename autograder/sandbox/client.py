@@ -6,13 +6,21 @@ decoded by the safe loader and is plain data. Student failures surface as except
     SandboxError              base
     ├── StudentError          the student's code raised (type, message, student-only traceback)
     ├── WorkerCrash           the worker died (exit, signal, segfault, memory) or broke the protocol
-    └── WorkerTimeout         a call ran past its wall-clock limit (the worker is killed)
+    ├── WorkerTimeout         a call ran past its wall-clock limit (the worker is killed)
+    └── SandboxFault          the grader's own machinery failed (the zygote is gone and cannot be
+                              restarted, a worker could not start, the grader sent a value that
+                              is not data): not the student's doing, never a grade
+
+How a worker ended is reported by the zygote's monitor (:mod:`autograder.sandbox.zygote`)
+and worded for the student by :func:`describe_exit`. A zygote that died is restarted by
+the next worker start.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -24,12 +32,13 @@ from typing import Any
 
 import torch
 
-from .protocol import KIND, ProtocolError, decode, encode, recv_frame, send_frame
+from .protocol import Codec, Foreign, Kept, ProtocolError, decode, encode, record_type, recv_frame, send_frame
 
-__all__ = ["SandboxError", "StudentError", "WorkerCrash", "WorkerTimeout", "Ref", "Foreign",
-           "Zygote", "Worker", "WorkerSettings", "namedtuple_value"]
+__all__ = ["SandboxError", "StudentError", "WorkerCrash", "WorkerTimeout", "SandboxFault", "Ref", "Foreign",
+           "Zygote", "Worker", "WorkerSettings", "namedtuple_value", "describe_exit"]
 
 OUTPUT_LIMIT = 64 * 1024
+STATUS_WAIT_S = 2.0         # how long a dead worker's monitor may take to report its end
 
 
 class SandboxError(Exception):
@@ -59,12 +68,9 @@ class WorkerTimeout(SandboxError):
     """A call into student code exceeded its time limit."""
 
 
-@dataclass(frozen=True)
-class Foreign:
-    """A scalar whose real type is not a plain Python one (e.g. ``numpy.float64``)."""
-
-    type_name: str
-    value: Any
+class SandboxFault(SandboxError):
+    """The grader's sandbox machinery failed, not the student's code: a check that meets it
+    is a grader error (not graded, regraded later), never a zero."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +92,69 @@ class Ref:
         return self.worker.getattr((self, name), keep=_keep)
 
 
-def namedtuple_value(name: str, fields: list[str], values: list[Any]) -> dict:
-    """A wire value the worker rebuilds as a named tuple (same type for the same name/fields)."""
-    return {KIND: "namedtuple", "name": name, "fields": list(fields), "values": list(values)}
+_RECORDS: dict[tuple[str, tuple[str, ...]], type] = {}
+
+
+def namedtuple_value(name: str, fields: list[str], values: list[Any]) -> tuple:
+    """A named tuple ``name(*values)`` that the worker rebuilds as a ``collections.namedtuple``
+    (the same type for the same name and fields)."""
+    key = (name, tuple(fields))
+    if key not in _RECORDS:
+        _RECORDS[key] = record_type(name, key[1])
+    return _RECORDS[key](*values)
+
+
+_SIGNALS = {
+    signal.SIGSEGV: "a segmentation fault (signal SIGSEGV: an invalid memory access, e.g. through ctypes "
+                    "or a C extension)",
+    signal.SIGBUS: "a bus error (signal SIGBUS: an invalid memory access)",
+    signal.SIGFPE: "an arithmetic fault in native code (signal SIGFPE)",
+    signal.SIGILL: "an illegal instruction in native code (signal SIGILL)",
+    signal.SIGXCPU: "its CPU-time limit running out (signal SIGXCPU)",
+}
+_OUT_OF_MEMORY = (b"std::bad_alloc", b"Cannot allocate memory", b"out of memory")
+
+
+def _size(kb: int) -> str:
+    return f"{kb / 2**20:.1f} GB" if kb >= 2**20 else f"{max(1, round(kb / 1024))} MB"
+
+
+def describe_exit(status: dict | None, output: bytes = b"") -> str:
+    """What a student reads when the worker died during a call, from what its monitor
+    reported (``status``, see :mod:`autograder.sandbox.zygote`) and the end of what it
+    printed. It states what is known and guesses nothing: "killed for using too much
+    memory" only when the kernel's out-of-memory killer is known to have killed it.
+
+    The memory limit itself (``RLIMIT_AS``, see :mod:`autograder.sandbox.confine`) is not
+    a kill: an allocation past it fails inside the process, as a ``MemoryError`` or a
+    PyTorch ``RuntimeError`` that the student's code raised.
+    """
+    crashed = "your code crashed the Python process running it"
+    if not status:
+        return f"{crashed} (sys.exit/os._exit, a signal, a segmentation fault or running out of memory)"
+    peak = status.get("maxrss_kb")
+    peak_text = f"; its peak memory was {_size(peak)}" if isinstance(peak, int) and peak > 0 else ""
+    code, number = status.get("code"), status.get("signal")
+    if isinstance(code, int):
+        return (f"{crashed}: the process exited with code {code} (os._exit, or a library calling exit(); "
+                f"sys.exit would have been reported as SystemExit)")
+    if not isinstance(number, int):
+        return f"{crashed} (the grader could not tell how it ended)"
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    if number == signal.SIGKILL and isinstance(status.get("oom_kills"), int) and status["oom_kills"] > 0:
+        return ("your code was killed for using too much memory: the system's out-of-memory killer stopped "
+                f"the process running it (signal SIGKILL){peak_text}")
+    if number == signal.SIGABRT and any(marker in output[-8192:] for marker in _OUT_OF_MEMORY):
+        return (f"{crashed}: it ran out of memory inside a native library, which then aborted "
+                f"(signal SIGABRT){peak_text}")
+    if number in _SIGNALS:
+        return f"{crashed}: {_SIGNALS[signal.Signals(number)]}{peak_text}"
+    if number == signal.SIGABRT:
+        return f"{crashed}: it aborted (signal SIGABRT, e.g. a failed check in a native library){peak_text}"
+    return f"{crashed}: it was killed by {name} ({number}), not by the grader{peak_text}"
 
 
 @dataclass(frozen=True)
@@ -120,10 +186,26 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+class ZygoteGone(Exception):
+    """The zygote's control channel broke (internal: the caller restarts the zygote)."""
+
+
 class Zygote:
-    """A preloaded interpreter that forks workers (one per grading process)."""
+    """A preloaded interpreter that forks workers (one per grading process).
+
+    A zygote that died (killed, crashed) is replaced by :meth:`restart`, which the next
+    worker start calls; when a new one cannot start either, every later start fails at
+    once with a :class:`SandboxFault` instead of paying the start-up time again.
+    """
 
     def __init__(self, start_timeout_s: float = 120.0):
+        self.start_timeout_s = start_timeout_s
+        self._lock = threading.Lock()
+        self.restarts = 0
+        self.failure: str | None = None      # why a restart failed: no further attempts
+        self._spawn()
+
+    def _spawn(self) -> None:
         ours, theirs = socket.socketpair()
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -133,8 +215,6 @@ class Zygote:
         )
         theirs.close()
         self.control = ours
-        self.start_timeout_s = start_timeout_s
-        self._lock = threading.Lock()
         self.startup_s: float | None = None   # known once it said it is ready
 
     def wait_ready(self) -> None:
@@ -142,10 +222,14 @@ class Zygote:
         if self.startup_s is not None:
             return
         self.control.settimeout(self.start_timeout_s)
-        line = self._readline()
+        try:
+            line = self._readline()
+        except OSError:
+            line = b""
         if not line:
+            self.process.kill()      # when it hangs; then its stderr ends
             detail = self.process.stderr.read().decode(errors="replace")[-2000:] if self.process.stderr else ""
-            raise RuntimeError(f"the sandbox zygote failed to start: {detail}")
+            raise SandboxFault(f"the sandbox zygote failed to start: {detail}")
         self.startup_s = time.perf_counter() - self.started
         self.control.settimeout(30)
 
@@ -159,13 +243,53 @@ class Zygote:
         return bytes(data)
 
     def fork(self, request: dict, fds: list[int]) -> int:
+        """Have the zygote fork a worker with ``fds`` (bridge, output, status); its pid.
+
+        Raises :class:`ZygoteGone` when the zygote is not there to answer (the caller
+        restarts it and tries again with fresh descriptors: a zygote that died after
+        forking may have left a worker holding these)."""
         with self._lock:
+            if self.failure is not None:
+                raise SandboxFault(self.failure)
             self.wait_ready()
-            socket.send_fds(self.control, [json.dumps(request).encode()], fds)
-            line = self._readline()
+            try:
+                socket.send_fds(self.control, [json.dumps(request).encode()], fds)
+                line = self._readline()
+            except OSError as exc:
+                raise ZygoteGone(str(exc)) from None
         if not line:
-            raise RuntimeError("the sandbox zygote died")
+            raise ZygoteGone("the control connection closed")
         return int(json.loads(line)["pid"])
+
+    def restart(self, why: str) -> None:
+        """Replace a zygote that died with a new one (and wait until it is ready).
+
+        Works in a process that adopted a zygote started by another (a forked grading
+        process): the new zygote is this process's own. Raises :class:`SandboxFault` when
+        the new one cannot start; later forks then fail at once.
+        """
+        with self._lock:
+            if self.failure is not None:
+                raise SandboxFault(self.failure)
+            old = self.process
+            try:
+                self.control.close()
+            except OSError:
+                pass
+            if old.stderr is not None:
+                old.stderr.close()
+            try:
+                old.kill()             # when it is only stuck; harmless when it is dead
+            except OSError:
+                pass
+            self.restarts += 1
+            try:
+                self._spawn()
+                self.wait_ready()
+            except (OSError, SandboxFault) as exc:
+                self.failure = (f"the sandbox zygote died ({why}) and a new one could not start: {exc}"
+                                )[:4000]
+                raise SandboxFault(self.failure) from None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -213,7 +337,10 @@ class Worker:
         self.startup_s = 0.0
         self.starts = 0
         self._drain: threading.Thread | None = None
+        self._status_fd: int | None = None
+        self.exit_statuses: list[dict] = []    # how each worker that died ended (its monitor's report)
         self.broken: SandboxError | None = None
+        self._codec = _GraderCodec(self)
 
     def begin_check(self) -> None:
         """A new check starts: calls may (re)start the worker again after a crash or timeout."""
@@ -222,19 +349,37 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------------
     def _start(self) -> None:
         started = time.perf_counter()
-        ours, theirs = socket.socketpair()
-        out_r, out_w = os.pipe()
         request = {
             "isolate": self.settings.isolate, "submission": self.folder, "root": self.root,
             "gpu": self.settings.gpu, "threads": self.settings.threads, "seed": self.settings.seed,
             "hide": list(self.settings.hide),
             "limits": {"memory_bytes": self.settings.memory_bytes},
         }
-        try:
-            self.zygote.fork(request, [theirs.fileno(), out_w])
-        finally:
-            theirs.close()
-            os.close(out_w)
+        for attempt in (1, 2):
+            ours, theirs = socket.socketpair()
+            out_r, out_w = os.pipe()
+            status_r, status_w = os.pipe()
+            try:
+                self.zygote.fork(request, [theirs.fileno(), out_w, status_w])
+            except ZygoteGone as exc:
+                for fd in (out_r, status_r):
+                    os.close(fd)
+                ours.close()
+                if attempt == 2:
+                    raise SandboxFault(f"the sandbox zygote died again right after a restart ({exc})") from None
+                self.zygote.restart(str(exc))       # SandboxFault when a new one cannot start
+                continue
+            except BaseException:
+                for fd in (out_r, status_r):
+                    os.close(fd)
+                ours.close()
+                raise
+            finally:
+                theirs.close()
+                os.close(out_w)
+                os.close(status_w)
+            break
+        self._status_fd = status_r
         self._drain = threading.Thread(target=self._drain_output, args=(out_r,), daemon=True)
         self._drain.start()
         ours.settimeout(self.settings.start_timeout_s)
@@ -242,10 +387,13 @@ class Worker:
         try:
             self.pid = int(decode(recv_frame(ours))["pid"])
             hello = decode(recv_frame(ours))
+            isolation = hello["isolation"]
         except (EOFError, OSError, ProtocolError, KeyError, TypeError) as exc:
+            status = self._exit_status() if isinstance(exc, EOFError) else None
             self.kill()
-            raise WorkerCrash(f"the sandbox worker failed to start ({exc})") from None
-        self.isolations.append(hello["isolation"])
+            ended = f"; it ended with {status}" if status else ""
+            raise SandboxFault(f"the sandbox worker failed to start ({exc}{ended})") from None
+        self.isolations.append(isolation)
         self.generation += 1
         self.starts += 1
         self.startup_s += time.perf_counter() - started
@@ -264,6 +412,32 @@ class Worker:
         finally:
             os.close(fd)
 
+    def _exit_status(self, wait_s: float = STATUS_WAIT_S) -> dict | None:
+        """How the worker ended, as its monitor reports it once the worker is reaped; None
+        when no report came within ``wait_s`` (the worker may still be running)."""
+        fd = self._status_fd
+        if fd is None:
+            return None
+        data = bytearray()
+        deadline = time.monotonic() + wait_s
+        while not data.endswith(b"\n") and len(data) < 4096:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+        try:
+            status = json.loads(bytes(data))
+        except ValueError:
+            return None
+        if not isinstance(status, dict):
+            return None
+        # Only the fields the monitor writes, as ints: nothing else is trusted or shown.
+        return {k: v for k, v in status.items() if k in ("code", "signal", "core", "maxrss_kb", "oom_kills")
+                and type(v) in (int, bool)}
+
     def kill(self) -> None:
         """Kill the worker and everything it started (its PID namespace or process group)."""
         if self.pid:
@@ -274,7 +448,9 @@ class Worker:
                     pass
         if self.sock is not None:
             self.sock.close()
-        self.sock, self.pid = None, 0
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+        self.sock, self.pid, self._status_fd = None, 0, None
 
     close = kill
 
@@ -298,22 +474,33 @@ class Worker:
         except (WorkerTimeout, WorkerCrash) as exc:
             self.broken = exc
             raise
+        except SandboxFault as exc:
+            if self.sock is None:       # the worker could not be (re)started
+                self.broken = exc
+            raise
 
     def _exchange(self, request: dict, timeout: float | None) -> Any:
+        try:
+            payload = self._codec.encode(request)
+        except ProtocolError as exc:
+            # The grader's own request is not data (a check passed something else): a fault
+            # of the grader, and the worker is untouched.
+            raise SandboxFault(f"the grader could not send a request to the worker: {exc}") from None
         if self.sock is None:
             self._start()
         limit = self._timeout(timeout)
         assert self.sock is not None
         try:
             self.sock.settimeout(limit)
-            send_frame(self.sock, encode(request))
-            response = decode(recv_frame(self.sock))
+            send_frame(self.sock, payload)
+            response = self._codec.decode(recv_frame(self.sock))
         except socket.timeout:
             self.kill()
             raise WorkerTimeout(f"your code did not finish within {limit:.0f} s (an infinite loop?)") from None
         except (EOFError, OSError, ProtocolError) as exc:
+            message = self._crash_message(exc)
             self.kill()
-            raise WorkerCrash(self._crash_message(exc)) from None
+            raise WorkerCrash(message) from None
         if not isinstance(response, dict) or not ("ok" in response or "error" in response):
             self.kill()
             raise WorkerCrash("the worker sent a malformed response")
@@ -321,81 +508,29 @@ class Worker:
             if not isinstance(response["error"], dict):
                 raise WorkerCrash("the worker sent a malformed error")
             raise StudentError(response["error"])
-        return self._from_wire(response["ok"])
+        return response["ok"]
 
     def _crash_message(self, exc: Exception) -> str:
+        """Why the connection to the worker broke, in the words of :func:`describe_exit`."""
         if isinstance(exc, ProtocolError):
             return f"your code broke the connection to the grader ({exc})"
-        return ("your code crashed the Python process running it (sys.exit/os._exit, a signal, "
-                "a segmentation fault or running out of memory)")
-
-    def _to_wire(self, value: Any) -> Any:
-        if isinstance(value, Ref):
-            if value.generation != self.generation or self.sock is None:
-                raise WorkerCrash("a reference into a worker that was restarted")
-            return {KIND: "ref", "id": value.id}
-        if isinstance(value, torch.dtype):
-            return {KIND: "dtype", "name": str(value).removeprefix("torch.")}
-        if isinstance(value, torch.device):
-            return {KIND: "device", "name": str(value)}
-        if isinstance(value, torch.Tensor):
-            plain = value.detach()
-            if plain.device.type not in ("cpu", "meta"):
-                return {KIND: "tensor", "device": str(plain.device), "value": plain.cpu(),
-                        "requires_grad": value.requires_grad}
-            return plain.clone().requires_grad_(value.requires_grad) if plain.device.type == "cpu" else plain
-        if type(value).__module__ == "numpy" and type(value).__name__ == "ndarray":
-            return {KIND: "ndarray", "value": torch.from_numpy(value.copy()), "dtype": str(value.dtype)}
-        if isinstance(value, tuple) and hasattr(type(value), "_fields"):
-            return namedtuple_value(type(value).__name__, list(type(value)._fields), [self._to_wire(v) for v in value])
-        if isinstance(value, (list, tuple)):
-            return type(value)(self._to_wire(v) for v in value) if type(value) in (list, tuple) else list(map(self._to_wire, value))
-        if isinstance(value, dict):
-            if KIND in value:
-                return value
-            return {k: self._to_wire(v) for k, v in value.items()}
-        return value
-
-    def _from_wire(self, value: Any) -> Any:
-        kind = type(value)
-        if kind is list:
-            return [self._from_wire(v) for v in value]
-        if kind is tuple:
-            return tuple(self._from_wire(v) for v in value)
-        if kind is dict:
-            tag = value.get(KIND)
-            if tag is None:
-                return {k: self._from_wire(v) for k, v in value.items()}
-            if tag == "ref":
-                return Ref(self, int(value["id"]), str(value.get("type", "")), self.generation)
-            if tag == "dtype":
-                name = str(value["name"])
-                dtype = getattr(torch, name, None)
-                return dtype if isinstance(dtype, torch.dtype) else Foreign("torch.dtype", name)
-            if tag == "device":
-                return torch.device(str(value["name"]))
-            if tag == "size":
-                return torch.Size([int(v) for v in value["value"]])
-            if tag == "ndarray":
-                return value["value"].numpy()
-            if tag == "scalar":
-                return Foreign(str(value["type"]), value["value"])
-            if tag == "tensor":
-                tensor = value["value"]
-                device = str(value["device"])
-                if device.startswith("cuda") and torch.cuda.is_available():
-                    return tensor.to(device)
-                return RemoteDeviceTensor.wrap(tensor, device)
-            return {k: self._from_wire(v) for k, v in value.items()}
-        return value
+        status = self._exit_status()
+        if status is None:
+            # No report: the worker closed its end of the connection and is still running
+            # (it is killed now), or its monitor is gone; say only what is known.
+            return describe_exit(None)
+        self.exit_statuses.append(status)
+        if self._drain is not None:
+            self._drain.join(timeout=0.5)   # the end of its output may name the cause
+        return describe_exit(status, bytes(self.output))
 
     def _target(self, target: Any) -> dict:
         if isinstance(target, str):
             return {"path": target}
         if isinstance(target, Ref):
-            return {"ref": self._to_wire(target)["id"]}
+            return {"ref": self._codec.other(target).id}
         if isinstance(target, tuple) and len(target) == 2 and isinstance(target[0], Ref):
-            return {"ref": self._to_wire(target[0])["id"], "attrs": [target[1]]}
+            return {"ref": self._codec.other(target[0]).id, "attrs": [target[1]]}
         raise TypeError(f"not a call target: {target!r}")
 
     # -- the primitives checks use ------------------------------------------------
@@ -407,13 +542,13 @@ class Worker:
 
     def call(self, target: Any, *args: Any, _keep: bool = False, _timeout: float | None = None, **kwargs: Any) -> Any:
         """Call ``target`` ("module.func", a Ref, or (Ref, "method")) with data or Ref arguments."""
-        return self._request({"op": "call", "target": self._target(target), "args": self._to_wire(list(args)),
-                              "kwargs": self._to_wire(kwargs), "keep": _keep}, _timeout)
+        return self._request({"op": "call", "target": self._target(target), "args": list(args),
+                              "kwargs": kwargs, "keep": _keep}, _timeout)
 
     def call_returning_args(self, target: Any, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
         """Like :meth:`call`, and also return the arguments as they are after the call."""
-        out = self._request({"op": "call", "target": self._target(target), "args": self._to_wire(list(args)),
-                             "kwargs": self._to_wire(kwargs), "return_args": True})
+        out = self._request({"op": "call", "target": self._target(target), "args": list(args),
+                             "kwargs": kwargs, "return_args": True})
         return out["result"], out["args"], out["kwargs"]
 
     def construct(self, path: str, *args: Any, **kwargs: Any) -> Ref:
@@ -424,11 +559,11 @@ class Worker:
         return self._request({"op": "getattr", "target": self._target(target), "keep": keep})
 
     def setattr(self, target: Any, name: str, value: Any) -> None:
-        self._request({"op": "setattr", "target": self._target(target), "name": name, "value": self._to_wire(value)})
+        self._request({"op": "setattr", "target": self._target(target), "name": name, "value": value})
 
     def put(self, value: Any) -> Ref:
         """Send data (tensors may require grad) and keep it in the worker as a leaf object."""
-        return self._request({"op": "put", "value": self._to_wire(value)})
+        return self._request({"op": "put", "value": value})
 
     def parameters(self, module: Ref) -> dict[str, dict]:
         """``{name: {"value", "grad", "is_parameter", "device"}}`` of a module in the worker."""
@@ -443,9 +578,8 @@ class Worker:
         require grad, then ``out.backward(upstream)``. Returns ``{"output", "info", "grads"}``;
         ``info`` describes the output (type, requires_grad, ...); grads are None when the
         output is not a tensor connected to the graph."""
-        return self._request({"op": "grad", "target": self._target(target), "args": self._to_wire(list(args)),
-                              "kwargs": self._to_wire(kwargs or {}), "wrt": list(wrt),
-                              "upstream": self._to_wire(upstream)})
+        return self._request({"op": "grad", "target": self._target(target), "args": list(args),
+                              "kwargs": kwargs or {}, "wrt": list(wrt), "upstream": upstream})
 
     def backward(self, tensor: Ref, grad: torch.Tensor | None = None) -> None:
         """Run ``tensor.backward(grad)`` in the worker."""
@@ -453,7 +587,7 @@ class Worker:
 
     def patch(self, path: str, value: Any) -> None:
         """Make a library function return ``value`` (e.g. ``torch.cuda.is_available``)."""
-        self._request({"op": "patch", "path": path, "value": self._to_wire(value)})
+        self._request({"op": "patch", "path": path, "value": value})
 
     def submission_path(self, *parts: str) -> str:
         """A path inside the submission folder as the worker sees it (``/submission/...`` in
@@ -480,6 +614,37 @@ class Worker:
     @property
     def alive(self) -> bool:
         return self.sock is not None
+
+
+class _GraderCodec(Codec):
+    """The grader's side of the codec: a :class:`Ref` crosses as the reference it is (if it
+    is from the running worker); a list, tuple or dict subclass as its plain counterpart;
+    anything else that is not data is refused. A reference decodes to a :class:`Ref`; a
+    tensor that lived on a GPU lands on it when this machine has one, otherwise it is a
+    :class:`RemoteDeviceTensor` that names its device."""
+
+    def __init__(self, worker: "Worker"):
+        super().__init__()
+        self.worker = worker
+
+    def other(self, value: Any) -> Any:
+        if isinstance(value, Ref):
+            if value.generation != self.worker.generation or self.worker.sock is None:
+                raise WorkerCrash("a reference into a worker that was restarted")
+            return Kept(value.id, value.type_name)
+        if isinstance(value, (list, tuple)) and type(value) not in (list, tuple):
+            return list(value)
+        if isinstance(value, dict) and type(value) is not dict:
+            return dict(value)
+        return super().other(value)
+
+    def ref(self, id: int, type_name: str) -> Ref:
+        return Ref(self.worker, id, type_name, self.worker.generation)
+
+    def device_tensor(self, tensor: torch.Tensor, device: str) -> torch.Tensor:
+        if device.startswith("cuda") and torch.cuda.is_available():
+            return tensor.to(device)
+        return RemoteDeviceTensor.wrap(tensor, device)
 
 
 class RemoteDeviceTensor(torch.Tensor):

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from . import machine as _machine
-from .protocol import KIND, ProtocolError, decode, encode, recv_frame, send_frame
+from .protocol import Codec, Kept, ProtocolError, recv_frame, send_frame
 
 __all__ = ["serve", "STUDENT_MODULES"]
 
@@ -70,119 +70,55 @@ def _type_name_of(kind: type) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-class Session:
-    """The worker's state: loaded student modules, objects kept by reference, patches."""
+class Session(Codec):
+    """The worker's state: loaded student modules, objects kept by reference, patches.
+
+    It is the worker's side of the codec (:class:`~autograder.sandbox.protocol.Codec`):
+    whatever is not data stays here and crosses as a reference; a reference decodes to
+    the object it names; a tensor of another device goes back to it; a NumPy scalar and
+    a named tuple are rebuilt as such.
+    """
 
     def __init__(self, folder: str):
+        super().__init__()
         self.folder = folder
         self.objects: dict[int, Any] = {}
         self.next_id = 1
         self.patches: list[tuple[Any, str, Any]] = []
         self.machine: list[_machine.Patch] = []
-        self.namedtuples: dict[tuple, type] = {}
 
-    # -- conversion between wire values and objects ---------------------------------
-    def keep(self, obj: Any) -> dict:
+    # -- the codec's hooks -----------------------------------------------------------
+    def keep(self, obj: Any) -> Kept:
         ref = self.next_id
         self.next_id += 1
         self.objects[ref] = obj
-        return {KIND: "ref", "id": ref, "type": _type_name(obj)}
+        return Kept(ref, _type_name(obj))
 
-    def to_wire(self, value: Any, depth: int = 0) -> Any:
-        kind = type(value)
-        if depth > 24:
-            return self.keep(value)
-        if value is None or kind in (bool, int, float, str, bytes):
-            return value
-        if isinstance(value, torch.Tensor):
-            return self._tensor_to_wire(value)
-        if kind in (list, tuple):
-            return kind(self.to_wire(v, depth + 1) for v in value)
-        if kind is dict and all(type(k) in (str, int) for k in value):
-            return {k: self.to_wire(v, depth + 1) for k, v in value.items()}
-        if kind is torch.Size:
-            return {KIND: "size", "value": [int(v) for v in value]}
-        if kind is torch.dtype:
-            return {KIND: "dtype", "name": str(value).removeprefix("torch.")}
-        if kind is torch.device:
-            return {KIND: "device", "name": str(value)}
-        if kind is np.ndarray and value.dtype != object:
-            try:
-                return {KIND: "ndarray", "value": torch.from_numpy(np.array(value, copy=True)),
-                        "dtype": str(value.dtype)}
-            except TypeError:
-                return self.keep(value)
-        if isinstance(value, (bool, int, float, str, np.generic)) and not isinstance(value, np.ndarray):
-            # A subclass or a NumPy scalar: tell the grader what it really is.
-            try:
-                plain = value.item() if isinstance(value, np.generic) else type(value).__mro__[-2](value)
-            except Exception:
-                return self.keep(value)
-            if type(plain) in (bool, int, float, str):
-                return {KIND: "scalar", "type": _type_name(value), "value": plain}
-        return self.keep(value)
+    other = too_deep = keep
 
-    def _tensor_to_wire(self, value: torch.Tensor) -> Any:
-        requires_grad = bool(value.requires_grad)
-        plain = value.detach()
-        if type(plain) is not torch.Tensor:
-            plain = plain.as_subclass(torch.Tensor)
-        device = str(plain.device)
-        if plain.device.type == "meta":
-            data = torch.empty(tuple(plain.shape), dtype=plain.dtype, device="meta")
-        else:
-            # A fresh tensor with standard strides: a view would otherwise carry its whole
-            # (possibly huge) storage, and the wire format needs a dense layout, which
-            # clone() does not give a broadcast view (stride 0 on a dimension of size 1,
-            # from expand / broadcast_to) nor a lazily conjugated or negated one.
-            source = plain.to("cpu").resolve_conj().resolve_neg()
-            data = torch.empty(tuple(source.shape), dtype=source.dtype)
-            data.copy_(source)
-        if requires_grad and data.is_floating_point() or requires_grad and data.is_complex():
-            data.requires_grad_(True)
-        if device in ("cpu", "meta"):
-            return data
-        return {KIND: "tensor", "device": device, "value": data, "requires_grad": requires_grad}
+    def ref(self, id: int, type_name: str) -> Any:
+        try:
+            return self.objects[id]
+        except KeyError:
+            raise LookupError(f"reference {id} is not held by this worker") from None
 
-    def from_wire(self, value: Any) -> Any:
-        kind = type(value)
-        if kind is list:
-            return [self.from_wire(v) for v in value]
-        if kind is tuple:
-            return tuple(self.from_wire(v) for v in value)
-        if kind is dict:
-            if KIND not in value:
-                return {k: self.from_wire(v) for k, v in value.items()}
-            tag = value[KIND]
-            if tag == "ref":
-                try:
-                    return self.objects[value["id"]]
-                except KeyError:
-                    raise LookupError(f"reference {value['id']} is not held by this worker") from None
-            if tag == "dtype":
-                return getattr(torch, value["name"])
-            if tag == "device":
-                return torch.device(value["name"])
-            if tag == "size":
-                return torch.Size(value["value"])
-            if tag == "ndarray":
-                return value["value"].numpy().astype(value["dtype"])
-            if tag == "tensor":
-                return value["value"].to(value["device"]).requires_grad_(value.get("requires_grad", False))
-            if tag == "namedtuple":
-                key = (value["name"], tuple(value["fields"]))
-                if key not in self.namedtuples:
-                    self.namedtuples[key] = collections.namedtuple(value["name"], value["fields"])
-                return self.namedtuples[key](*[self.from_wire(v) for v in value["values"]])
-            if tag == "ordereddict":
-                return collections.OrderedDict((k, self.from_wire(v)) for k, v in value["items"])
-            raise ValueError(f"unknown value kind {tag!r}")
+    def device_tensor(self, tensor: torch.Tensor, device: str) -> torch.Tensor:
+        return tensor.to(device)
+
+    def scalar(self, type_name: str, value: Any) -> Any:
+        module, _, name = type_name.partition(".")
+        kind = getattr(np, name, None) if module == "numpy" else None
+        if isinstance(kind, type) and issubclass(kind, np.generic):
+            return kind(value)
         return value
+
+    def namedtuple_type(self, name: str, fields: tuple[str, ...]) -> type:
+        return collections.namedtuple(name, fields)
 
     # -- targets -------------------------------------------------------------------
     def resolve(self, target: dict) -> Any:
         if "ref" in target:
-            obj = self.from_wire({KIND: "ref", "id": target["ref"]})
+            obj = self.ref(target["ref"], "")
         else:
             obj = self.resolve_path(target["path"])
         for name in target.get("attrs", ()):
@@ -229,23 +165,22 @@ class Session:
 
     def op_call(self, req):
         func = self.resolve(req["target"])
-        args = self.from_wire(req.get("args", []))
-        kwargs = self.from_wire(req.get("kwargs", {}))
+        args, kwargs = list(req.get("args", [])), dict(req.get("kwargs", {}))
         result = func(*args, **kwargs)
-        value = self.keep(result) if req.get("keep") else self.to_wire(result)
+        value = self.keep(result) if req.get("keep") else result
         if req.get("return_args"):   # the arguments as they are after the call (in-place changes)
-            return {"result": value, "args": self.to_wire(args), "kwargs": self.to_wire(kwargs)}
+            return {"result": value, "args": args, "kwargs": kwargs}
         return value
 
     def op_getattr(self, req):
         value = self.resolve(req["target"])
-        return self.keep(value) if req.get("keep") else self.to_wire(value)
+        return self.keep(value) if req.get("keep") else value
 
     def op_setattr(self, req):
-        setattr(self.resolve(req["target"]), req["name"], self.from_wire(req["value"]))
+        setattr(self.resolve(req["target"]), req["name"], req["value"])
 
     def op_put(self, req):
-        return self.keep(self.from_wire(req["value"]))
+        return self.keep(req["value"])
 
     def op_free(self, req):
         for ref in req["ids"]:
@@ -256,8 +191,8 @@ class Session:
         out = {}
         for name, p in module.named_parameters():
             out[name] = {
-                "value": self._tensor_to_wire(p),
-                "grad": None if p.grad is None else self._tensor_to_wire(p.grad),
+                "value": p,            # crosses as a plain tensor that requires grad as p does
+                "grad": p.grad,
                 "is_parameter": isinstance(p, torch.nn.Parameter),
                 "device": str(p.device),
             }
@@ -271,8 +206,7 @@ class Session:
         connected to the graph, no backward pass runs and the grads are None.
         """
         func = self.resolve(req["target"])
-        args = self.from_wire(req.get("args", []))
-        kwargs = self.from_wire(req.get("kwargs", {}))
+        args, kwargs = list(req.get("args", [])), dict(req.get("kwargs", {}))
         leaves = {}
         for index in req["wrt"]:
             leaves[index] = args[index].detach().clone().requires_grad_(True)
@@ -280,13 +214,13 @@ class Session:
         output = func(*args, **kwargs)
         info = describe(output)
         grads = [None] * len(req["wrt"])
-        upstream = self.from_wire(req.get("upstream"))
+        upstream = req.get("upstream")
         fits = output.numel() == 1 if upstream is None else tuple(upstream.shape) == tuple(output.shape) \
             if isinstance(output, torch.Tensor) else False
         if isinstance(output, torch.Tensor) and output.requires_grad and fits:
             output.backward(upstream)
-            grads = [self.to_wire(leaves[i].grad) for i in req["wrt"]]
-        value = self.to_wire(output.detach() if isinstance(output, torch.Tensor) else output)
+            grads = [leaves[i].grad for i in req["wrt"]]
+        value = output.detach() if isinstance(output, torch.Tensor) else output
         return {"output": value, "info": info, "grads": grads}
 
     def op_describe(self, req):
@@ -295,7 +229,7 @@ class Session:
     def op_patch(self, req):
         owner_path, _, attr = req["path"].rpartition(".")
         owner = self.resolve_path(owner_path)
-        value = self.from_wire(req["value"])
+        value = req["value"]
         self.patches.append((owner, attr, getattr(owner, attr)))
         setattr(owner, attr, lambda *args, **kwargs: value)
 
@@ -322,16 +256,28 @@ class Session:
         random.seed(seed)
         np.random.seed(seed % 2**32)
 
-    def handle(self, req: dict) -> dict:
+    def handle(self, frame: bytes) -> bytes:
+        """Decode a request, run it, encode the response: any exception on the way (the
+        student's code raising, or a result that is not data) is the response's error.
+        Encoding is inside: it can run student code (a tensor subclass, a ``__str__``)."""
+        sending = False
         try:
-            op = getattr(self, "op_" + str(req.get("op")), None)
+            req = self.decode(frame)
+            op = getattr(self, "op_" + str(req.get("op")), None) if isinstance(req, dict) else None
             if op is None:
-                raise ValueError(f"unknown operation {req.get('op')!r}")
+                raise ValueError(f"unknown operation {req.get('op') if isinstance(req, dict) else req!r}")
             result = op(req)
-            payload = {"ok": result}
-            return payload
+            sending = True
+            return self.encode({"ok": result})
         except BaseException as exc:  # SystemExit too: it is the student's exception
-            return {"error": describe_exception(exc, self.folder)}
+            error = describe_exception(exc, self.folder)
+            if sending:
+                error["message"] = f"the result could not be sent: {error['message']}"[:MAX_MESSAGE]
+            try:
+                return self.encode({"error": error})
+            except BaseException:       # an exception whose text is not a plain str
+                return self.encode({"error": {"type": "Exception", "mro": ["Exception"], "traceback": "",
+                                              "message": "<the exception could not be described>"}})
 
 
 def describe(obj: Any, depth: int = 0) -> dict:
@@ -418,17 +364,10 @@ def serve(sock: socket.socket, folder: str, hello: dict) -> None:
             pass            # no writable /tmp: stay in the submission folder
     install_finders(folder)
     session = Session(folder)
-    send_frame(sock, encode(hello))
+    send_frame(sock, session.encode(hello))
     while True:
         try:
-            request = decode(recv_frame(sock))
-        except (EOFError, OSError):
+            frame = recv_frame(sock)
+        except (EOFError, OSError, ProtocolError):
             return
-        response = session.handle(request)
-        try:
-            payload = encode(response)
-        except (ProtocolError, Exception) as exc:
-            payload = encode({"error": {"type": "ProtocolError", "mro": ["ProtocolError"],
-                                        "message": f"the result could not be sent: {exc}"[:MAX_MESSAGE],
-                                        "traceback": ""}})
-        send_frame(sock, payload)
+        send_frame(sock, session.handle(frame))

@@ -3,10 +3,19 @@
 Started by the grader as ``python -I -m autograder.sandbox.zygote FD`` with a clean
 environment; FD is its end of a control socket. It imports torch, torchvision and
 NumPy (about 2.6 s, paid once), never the solutions or the checks, then answers spawn
-requests: a JSON line with the worker's settings, plus two file descriptors (the
-worker's end of the bridge socket, the write end of its output pipe). For each it
-forks; the child confines itself (``confine``) and serves the bridge (``worker``).
-The zygote replies with the child's pid. It exits when the control socket closes.
+requests: a JSON line with the worker's settings, plus three file descriptors (the
+worker's end of the bridge socket, the write end of its output pipe, the write end of
+its status pipe). For each it forks a monitor, which forks the worker; the worker
+confines itself (``confine``) and serves the bridge (``worker``). The zygote replies
+with the monitor's pid. It exits when the control socket closes.
+
+The monitor reports how the worker ended, like CPython's forkserver: when the worker is
+reaped it writes one JSON line to the status pipe, ``{"code": N}`` (it exited) or
+``{"signal": N, "core": bool}`` (a signal killed it), with ``"maxrss_kb"`` (its peak
+resident memory) and ``"oom_kills"`` (how many processes the kernel's out-of-memory
+killer killed in the grader's memory cgroup while the worker ran; absent when the
+cgroup does not say). The worker never holds the status pipe, so student code cannot
+write a status of its own.
 
 Process tree of one worker::
 
@@ -21,6 +30,10 @@ import os
 import signal
 import socket
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import resource
 
 
 def _close_other_fds(keep: set[int]) -> None:
@@ -33,8 +46,70 @@ def _close_other_fds(keep: set[int]) -> None:
                 pass
 
 
-def _run_worker(request: dict, bridge_fd: int, output_fd: int) -> None:
-    """In the forked child: confine, fork the worker, report its pid, wait for it."""
+def oom_counter_file() -> str | None:
+    """The cgroup file whose ``oom_kill N`` line counts the out-of-memory kills in this
+    process's memory cgroup (cgroup v2 ``memory.events``, v1 ``memory.oom_control``), or
+    None when there is none to read."""
+    candidates = []
+    try:
+        with open("/proc/self/cgroup") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2) if line.count(":") >= 2 else ("", "-", "")
+        if controllers == "":
+            candidates.append(os.path.normpath(f"/sys/fs/cgroup/{path}/memory.events"))
+        elif "memory" in controllers.split(","):
+            candidates.append(os.path.normpath(f"/sys/fs/cgroup/memory/{path}/memory.oom_control"))
+    candidates += ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"]
+    for candidate in candidates:
+        try:
+            fd = os.open(candidate, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if _oom_kills(fd) is not None:
+                return candidate
+        finally:
+            os.close(fd)
+    return None
+
+
+def _oom_kills(fd: int | None) -> int | None:
+    """The ``oom_kill`` count of an open cgroup file, read from its start."""
+    if fd is None:
+        return None
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 8192).decode(errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name == "oom_kill" and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def exit_status(status: int, rusage: "resource.struct_rusage | None" = None,
+                oom_kills: int | None = None) -> dict:
+    """What the monitor reports of a reaped worker (see module docstring)."""
+    out: dict = {}
+    if os.WIFSIGNALED(status):
+        out.update(signal=os.WTERMSIG(status), core=bool(os.WCOREDUMP(status)))
+    elif os.WIFEXITED(status):
+        out["code"] = os.WEXITSTATUS(status)
+    if rusage is not None:
+        out["maxrss_kb"] = int(rusage.ru_maxrss)
+    if oom_kills is not None:
+        out["oom_kills"] = oom_kills
+    return out
+
+
+def _run_worker(request: dict, bridge_fd: int, output_fd: int, status_fd: int | None = None) -> None:
+    """In the forked child (the monitor): confine, fork the worker, report its pid, wait
+    for it and report how it ended on ``status_fd``."""
     from . import confine, worker
     from .protocol import encode, send_frame
 
@@ -44,7 +119,13 @@ def _run_worker(request: dict, bridge_fd: int, output_fd: int) -> None:
     os.dup2(devnull, 0)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
-    _close_other_fds({bridge_fd})
+    counter = request.get("oom_counter")
+    try:
+        counter_fd = os.open(counter, os.O_RDONLY) if isinstance(counter, str) else None
+    except OSError:
+        counter_fd = None
+    _close_other_fds({bridge_fd} | {fd for fd in (status_fd, counter_fd) if fd is not None})
+    oom_before = _oom_kills(counter_fd)
     bridge = socket.socket(fileno=bridge_fd)
     state = confine.Confinement()
     real_root = os.getuid() == 0
@@ -52,6 +133,9 @@ def _run_worker(request: dict, bridge_fd: int, output_fd: int) -> None:
     ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
+        for fd in (status_fd, counter_fd):     # the monitor's alone: student code runs here
+            if fd is not None:
+                os.close(fd)
         os.close(ready_w)
         os.read(ready_r, 1)      # speak on the bridge only after the monitor's hello
         os.close(ready_r)
@@ -85,14 +169,17 @@ def _run_worker(request: dict, bridge_fd: int, output_fd: int) -> None:
     os.write(ready_w, b"x")
     os.close(ready_w)
     bridge.close()
-    while True:
+    try:
+        _, status, rusage = os.wait4(pid, 0)
+    except ChildProcessError:
+        os._exit(0)
+    if status_fd is not None:
+        after = _oom_kills(counter_fd)
+        kills = after - oom_before if after is not None and oom_before is not None else None
         try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except ChildProcessError:
-            break
-        except InterruptedError:
-            continue
+            os.write(status_fd, json.dumps(exit_status(status, rusage, kills)).encode() + b"\n")
+        except OSError:
+            pass            # the grader stopped listening
     os._exit(0)
 
 
@@ -111,20 +198,22 @@ def main() -> None:
     if "solutions" in sys.modules or any(m.startswith("autograder.checks") for m in sys.modules):
         raise SystemExit("zygote: reference code must never be loaded here")
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # children are reaped by the kernel
+    oom_counter = oom_counter_file()
     control.sendall(b'{"ready": true}\n')
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(control, 65536, 2)
+            message, fds, _, _ = socket.recv_fds(control, 65536, 3)
         except OSError:
             break
         if not message:
             break
         request = json.loads(message)
+        request["oom_counter"] = oom_counter
         pid = os.fork()
         if pid == 0:
             try:
                 control.close()
-                _run_worker(request, fds[0], fds[1])
+                _run_worker(request, fds[0], fds[1], fds[2] if len(fds) > 2 else None)
             finally:
                 os._exit(0)
         for fd in fds:
