@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import torch
 from hypothesis import strategies as st
@@ -32,17 +33,39 @@ SCALES = (1.0, 0.1, 1e-4)
 _MAX_PLANTED = 4
 
 
+# Strategy objects are made once per distinct argument and kept: hypothesis validates a
+# strategy object the first time it draws from it, which per drawn input would cost more
+# than building the tensor.
+_SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+_SCALES = st.sampled_from(SCALES)
+_DTYPES = st.sampled_from(FLOAT_DTYPES)
+
+
 def dtypes() -> st.SearchStrategy[torch.dtype]:
-    return st.sampled_from(FLOAT_DTYPES)
+    return _DTYPES
 
 
 def seeds() -> st.SearchStrategy[int]:
     """Seeds of ``torch.Generator`` (shrink towards 0)."""
-    return st.integers(min_value=0, max_value=2**32 - 1)
+    return _SEEDS
 
 
+@functools.lru_cache(maxsize=None)
 def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 6) -> st.SearchStrategy[tuple[int, ...]]:
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+@functools.lru_cache(maxsize=None)
+def _below(count: int) -> st.SearchStrategy[int]:
+    return st.integers(min_value=0, max_value=count - 1)
+
+
+def _plant(draw, count: int, choices: tuple, most: int) -> tuple[tuple[int, Any], ...]:
+    """Up to ``most`` (flat index, choice) pairs; shrinks to none, then to index 0 and the first choice."""
+    if not count or not choices:
+        return ()
+    how_many = draw(_below(min(count, most) + 1))
+    return tuple((draw(_below(count)), choices[draw(_below(len(choices)))]) for _ in range(how_many))
 
 
 def broadcastable_shapes(count: int = 2, min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
@@ -70,7 +93,7 @@ def tensors_of(shape: tuple[int, ...], dtype: torch.dtype, min_value: float = -1
                max_value: float = 10.0) -> st.SearchStrategy[torch.Tensor]:
     """Tensors of a given shape and any dtype whose values come from a drawn seed
     (:func:`seeded_tensor`)."""
-    return seeds().map(functools.partial(_seeded_tensor_of, tuple(shape), dtype, min_value, max_value))
+    return _SEEDS.map(functools.partial(_seeded_tensor_of, tuple(shape), dtype, min_value, max_value))
 
 
 def _seeded_tensor_of(shape, dtype, min_value, max_value, seed):
@@ -158,12 +181,8 @@ def _cached_float_tensors(shape, dtype, min_value, max_value, avoid_zero, specia
 def _float_tensors(draw, shape, dtype, min_value, max_value, avoid_zero, specials):
     drawn = tuple(draw(shape))
     count = math.prod(drawn)
-    seed = draw(seeds())
-    scale = draw(st.sampled_from(SCALES))
-    planted = ()
-    if count and specials:
-        planted = tuple(draw(st.lists(st.tuples(st.integers(0, count - 1), st.sampled_from(specials)),
-                                      max_size=min(count, _MAX_PLANTED))))
+    seed, scale = draw(_SEEDS), draw(_SCALES)
+    planted = _plant(draw, count, specials, _MAX_PLANTED)
     return seeded_floats(drawn, dtype, seed, min_value, max_value, scale, planted, avoid_zero)
 
 
@@ -173,19 +192,22 @@ def int_tensors(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]], min
     from a drawn seed; both bounds may be planted."""
     if not min_value <= max_value:
         raise ValueError(f"int_tensors: min_value {min_value} > max_value {max_value}")
-    return _int_tensors(_shape_strategy(shape), min_value, max_value, dtype)
+    return _cached_int_tensors(_shape_strategy(shape), min_value, max_value, dtype)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_int_tensors(shape, min_value, max_value, dtype):
+    return _int_tensors(shape, min_value, max_value, dtype)
 
 
 @st.composite
 def _int_tensors(draw, shape, min_value, max_value, dtype):
     drawn = tuple(draw(shape))
     count = math.prod(drawn)
-    generator = torch.Generator().manual_seed(draw(seeds()))
+    generator = torch.Generator().manual_seed(draw(_SEEDS))
     flat = torch.randint(min_value, max_value + 1, (count,), generator=generator, dtype=torch.int64)
-    if count:
-        for index, value in draw(st.lists(st.tuples(st.integers(0, count - 1), st.sampled_from((min_value, max_value))),
-                                          max_size=min(count, 2))):
-            flat[index] = value
+    for index, value in _plant(draw, count, (min_value, max_value), 2):
+        flat[index] = value
     return flat.to(dtype).reshape(drawn)
 
 
