@@ -383,7 +383,7 @@ def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions
     # and prepares the data; the grading processes forked by the pool adopt one each.
     zygotes = zygotes_for(processes)
     try:
-        warm_up()
+        warm_up(options.modules)
         data = prepare_data(options, configs, cache) if needs_mnist else {}
     except BaseException:
         for zygote in zygotes:

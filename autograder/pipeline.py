@@ -53,31 +53,42 @@ def isolation_of(hellos: Iterable[dict]) -> Isolation:
 
 
 _warm = False
+_warm_optimizers = False
 
 
-def warm_up() -> None:
+# The assignments whose checks run optimizers in the grader (the reference's training).
+OPTIMIZING_MODULES = frozenset({"training", "mnist_cnn"})
+
+
+def warm_up(modules: Iterable[str] = OPTIMIZING_MODULES) -> None:
     """One-time start-up costs of a grading process, paid before the first student.
 
     Sets PyTorch to one thread: checks compute references on small tensors, where one
     thread is faster (no OpenMP spinning against the worker for the cores) and gives the
     same numbers everywhere; and a process that never ran an OpenMP team may fork
-    grading processes safely. Then freezes the objects allocated so far (``gc.freeze``):
-    the imports leave hundreds of thousands of objects that every full collection would
-    otherwise walk again, for every student.
+    grading processes safely. When ``modules`` include one of ``OPTIMIZING_MODULES``,
+    builds an optimizer once (it imports ``torch._dynamo``, seconds: paid here, while the
+    zygote starts, not in the first student's checks; a run without them never pays it).
+    Then freezes the objects allocated so far (``gc.freeze``): the imports leave hundreds
+    of thousands of objects that every full collection would otherwise walk again, for
+    every student.
     """
-    global _warm
-    if _warm:
-        return
+    global _warm, _warm_optimizers
     import gc
 
     import torch
 
     torch.set_num_threads(1)
-    # The grader's own first optimizer step imports torch._dynamo lazily (seconds);
-    # pay it here, while the zygote starts, not inside the first student's check.
-    param = torch.zeros(1, requires_grad=True)
-    param.sum().backward()
-    torch.optim.SGD([param], lr=0.1).step()
+    if OPTIMIZING_MODULES & set(modules) and not _warm_optimizers:
+        param = torch.zeros(1, requires_grad=True)
+        param.sum().backward()
+        torch.optim.SGD([param], lr=0.1).step()
+        _warm_optimizers = True
+        if _warm:        # a later run of this process: freeze what the import made too
+            gc.collect()
+            gc.freeze()
+    if _warm:
+        return
     # Hypothesis runs a full gc.collect() the first time any @given test runs in a
     # process; after the imports above that is most of a second. Pay it here too.
     from hypothesis.internal.entropy import deterministic_PRNG
@@ -141,7 +152,7 @@ class Grader:
                                        threads=threads, gpu=_has_gpu(), seed=options.seed,
                                        hide=grader_folders())
         self.zygote = zygote if zygote is not None else Zygote()
-        warm_up()
+        warm_up(options.modules)
         self._probe_result: list[dict] | None = None
 
     @property
