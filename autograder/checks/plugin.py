@@ -332,17 +332,19 @@ class GradingPlugin:
         """A check file with a check whose task id is missing or unknown does not load: none
         of its checks run, and the error names each such check, its id and the valid ids
         (its module is then not graded, never graded without that check)."""
-        problems: dict[str, list[str]] = {}
+        problems: dict[Path, list[str]] = {}
+        names: dict[Path, str] = {}
         for item in items:
             problem = task_marker_problem(item)
             if problem is not None:
-                lines = problems.setdefault(item.nodeid.split("::")[0], [])
+                lines = problems.setdefault(item.path, [])
+                names[item.path] = item.nodeid.split("::")[0] or item.path.name
                 if problem not in lines:          # once per check, not per parameter
                     lines.append(problem)
         if problems:
-            items[:] = [item for item in items if item.nodeid.split("::")[0] not in problems]
+            items[:] = [item for item in items if item.path not in problems]
             for file, lines in problems.items():
-                self.collection_errors.append((file, "the checks of this file do not load:\n" + "\n".join(lines)))
+                self.collection_errors.append((names[file], "the checks of this file do not load:\n" + "\n".join(lines)))
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         module = item.path.stem.removeprefix("test_")
@@ -414,8 +416,12 @@ UNUSED_PLUGINS = ("terminal", "cacheprovider", "faulthandler", "warnings", "unra
                   "setupplan", "legacypath", "subtests")
 
 
-def run_checks(files: list[Path], context: GradingContext, student: Student) -> GradingPlugin:
-    """Run the check files against one student's worker and return the filled plugin."""
+def run_checks(files: list[Path], context: GradingContext, student: Student,
+               select: str | None = None) -> GradingPlugin:
+    """Run the check files against one student's worker and return the filled plugin.
+
+    ``select``: a pytest ``-k`` expression; only the checks it matches run (``autograder
+    try-checks``; grading runs every check)."""
     plugin = GradingPlugin(context, student)
     args = [str(f) for f in files] + [
         "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR), "--strict-markers", "-s",
@@ -423,8 +429,11 @@ def run_checks(files: list[Path], context: GradingContext, student: Student) -> 
     ]
     for name in UNUSED_PLUGINS:
         args += ["-p", f"no:{name}"]
+    if select:
+        args += ["-k", select]
     code = pytest.main(args, plugins=[plugin])
-    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.results:
+    nothing_left = code is pytest.ExitCode.NO_TESTS_COLLECTED and plugin.collection_errors   # they say why
+    if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.results and not nothing_left:
         # pytest stopped before running anything (usage or internal error): say so.
         plugin.collection_errors.append(("<pytest>", f"pytest exited with {code!r} before running the checks"))
     return plugin

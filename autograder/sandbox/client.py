@@ -147,9 +147,11 @@ def describe_exit(status: dict | None, output: bytes = b"") -> str:
     if number == signal.SIGKILL and isinstance(status.get("oom_kills"), int) and status["oom_kills"] > 0:
         return ("your code was killed for using too much memory: the system's out-of-memory killer stopped "
                 f"the process running it (signal SIGKILL){peak_text}")
-    if number == signal.SIGABRT and any(marker in output[-8192:] for marker in _OUT_OF_MEMORY):
+    # abort() in the worker as PID 1 of its namespace, where SIGABRT is ignored, ends in a
+    # SIGSEGV: either signal, after a native library said it ran out of memory.
+    if number in (signal.SIGABRT, signal.SIGSEGV) and any(marker in output[-8192:] for marker in _OUT_OF_MEMORY):
         return (f"{crashed}: it ran out of memory inside a native library, which then aborted "
-                f"(signal SIGABRT){peak_text}")
+                f"(signal {name}){peak_text}")
     if number in _SIGNALS:
         return f"{crashed}: {_SIGNALS[signal.Signals(number)]}{peak_text}"
     if number == signal.SIGABRT:
