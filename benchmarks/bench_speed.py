@@ -182,8 +182,8 @@ def _autograder_scores(out: Path, students: list[str]) -> dict[str, tuple[float 
             continue
         data = json.loads(report.read_text())
         assignment = next(a for a in data["assignments"] if a["assignment"] == nbcourse.MODULE)
-        found[student] = (data["points"], sorted(t["task"] for t in assignment["tasks"]
-                                                 if t["points"] < t["max_points"]))
+        found[student] = (data["points"], sorted(t["task"].removeprefix(f"{nbcourse.MODULE}.")
+                                                 for t in assignment["tasks"] if t["points"] < t["max_points"]))
     return found
 
 
