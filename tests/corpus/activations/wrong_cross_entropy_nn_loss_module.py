@@ -1,5 +1,6 @@
 # expect-lost: activations.cross_entropy
 # expect-message: activations.cross_entropy: torch.nn.crossentropyloss
+# expect-outcome: activations.cross_entropy: penalty
 """cross_entropy through a module-level nn.CrossEntropyLoss() (a value the task uses)."""
 
 import torch

@@ -1,4 +1,5 @@
 # expect-lost: activations.relu
+# expect-outcome: activations.relu: penalty
 """relu calls torch.nn.functional.relu, which this assignment does not allow."""
 
 import torch

@@ -1,5 +1,6 @@
 # expect-lost: activations.softmax
 # expect-message: activations.softmax: (that is torch.nn.softmax)
+# expect-outcome: activations.softmax: penalty
 """softmax through nn.Softmax, imported from where it is defined under another name."""
 
 import torch

@@ -1,4 +1,5 @@
 # expect-lost: activations.softmax
+# expect-outcome: activations.softmax: penalty
 """softmax calls torch.softmax, which this assignment does not allow."""
 
 import torch

@@ -1,6 +1,8 @@
 # expect-lost: activations.tanh, activations.sigmoid
 # expect-message: activations.tanh: torch.nn.Tanh
 # expect-message: activations.sigmoid: torch.nn.Tanh
+# expect-outcome: activations.tanh: penalty
+# expect-outcome: activations.sigmoid: penalty
 """tanh through the module nn.Tanh(), forbidden in this module since 2026-12-01 (sigmoid
 calls this tanh, so it uses nn.Tanh too)."""
 

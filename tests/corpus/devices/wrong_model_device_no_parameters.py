@@ -1,4 +1,5 @@
 # expect-lost: devices.model_device
+# expect-outcome: devices.model_device: error
 """model_device crashes (StopIteration) for a model without parameters."""
 
 import numpy as np

@@ -1,4 +1,5 @@
 # expect-lost: devices.to_numpy
+# expect-outcome: devices.to_numpy: error
 """to_numpy forgets to detach: fails for tensors that require grad."""
 
 import numpy as np

@@ -1,4 +1,5 @@
 # expect-lost: linear.linear_forward
+# expect-outcome: linear.linear_forward: error
 """torch.mm works only for 2-D x, not [in] or [..., in]. Linear.forward has its own code,
 so only linear_forward is wrong."""
 

@@ -1,4 +1,5 @@
 # expect-lost: linear.linear_forward
+# expect-outcome: linear.linear_forward: error
 """Always adds the bias, so bias=None raises TypeError. Linear.forward has its own code, so
 only linear_forward is wrong."""
 

@@ -1,4 +1,5 @@
 # expect-lost: linear.linear_forward
+# expect-outcome: linear.linear_forward: penalty
 """Uses torch.nn.functional.linear, which the task does not allow (values are right).
 Linear.forward has its own code, so only linear_forward is wrong."""
 

@@ -1,4 +1,5 @@
 # expect-lost: linear.Linear
+# expect-outcome: linear.Linear: penalty
 """forward uses torch.nn.functional.linear, which the task does not allow (values are
 right)."""
 

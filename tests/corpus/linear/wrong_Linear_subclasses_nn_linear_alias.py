@@ -1,5 +1,6 @@
 # expect-lost: linear.Linear
 # expect-message: linear.Linear: (that is torch.nn.linear)
+# expect-outcome: linear.Linear: penalty
 """Linear derives from nn.Linear, reached through a module-level alias to
 nn.modules.linear.Linear: the static rule follows the alias and compares by object."""
 

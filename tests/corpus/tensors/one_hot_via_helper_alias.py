@@ -1,5 +1,6 @@
 # expect-lost: tensors.one_hot
 # expect-message: tensors.one_hot: torch.nn.functional.one_hot
+# expect-outcome: tensors.one_hot: penalty
 """one_hot through a helper that calls a module-level alias of F.one_hot: still a real use."""
 
 import numpy as np

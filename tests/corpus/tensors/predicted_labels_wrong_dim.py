@@ -1,4 +1,5 @@
 # expect-lost: tensors.predicted_labels
+# expect-outcome: tensors.predicted_labels: failed, error
 """Takes the arg-max over the batch (dim=0)."""
 
 import numpy as np

@@ -1,4 +1,5 @@
 # expect-lost: training.sgd_step
+# expect-outcome: training.sgd_step: error
 """sgd_step forgets that a parameter's grad may be None (TypeError)."""
 
 import torch
