@@ -282,6 +282,36 @@ def check(file: Path, timeout: float | None) -> None:
     sys.exit(result.exit_code)
 
 
+@main.command("try-checks")
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("-a", "--assignments", "assignments", default=None, metavar="LIST",
+              help="Comma-separated modules whose checks to run (default: every module SUBMISSION holds).")
+@click.option("-k", "select", default=None, metavar="EXPRESSION",
+              help="Only the checks this pytest -k expression matches, e.g. relu or \"softmax and not gradient\".")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random input (as for grade).")
+@click.option("--timeout", "timeout", type=float, default=None, callback=_timeout,
+              help="Seconds one call into student code may take (default: each assignment's config).")
+@click.option("--mnist-root", type=click.Path(path_type=Path), envvar="AUTOGRADER_MNIST_ROOT", default=None,
+              help="torchvision MNIST root [env AUTOGRADER_MNIST_ROOT] (default: the slice shipped with the grader).")
+@click.option("--no-sandbox", is_flag=True, help="Run the worker without namespaces. For debugging.")
+def try_checks_command(submission: Path, assignments: str | None, select: str | None, seed: int,
+                       timeout: float | None, mnist_root: Path | None, no_sandbox: bool) -> None:
+    """Run hidden checks on ONE student's folder SUBMISSION and print each one in full.
+
+    For check authors: the checks that -k selects are graded as `grade` grades them (the
+    same sandbox, inputs, seeds and limits) and each one's outcome, message and detail
+    (falsifying example, traceback) is printed. Nothing is recorded. Exit code 0: every
+    selected check passes; 1: some do not; 2: bad input; 3: the grader failed on a check.
+    """
+    from .try_checks import render, try_checks
+
+    modules = _modules(assignments) if assignments else None
+    result = try_checks(submission, modules, select, seed=seed, call_timeout_s=timeout, isolate=not no_sandbox,
+                        mnist_root=mnist_root)
+    click.echo(render(result))
+    sys.exit(result.exit_code)
+
+
 @main.command()
 @click.argument("submissions", type=click.Path(path_type=Path))
 @click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=Path("grading-output"),

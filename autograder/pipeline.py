@@ -140,11 +140,14 @@ class Grader:
     """Grades one student at a time in this process, with its own zygote."""
 
     def __init__(self, options: Any, configs: dict[str, AssignmentConfig], data: dict, threads: int = 1,
-                 zygote: Zygote | None = None):
+                 zygote: Zygote | None = None, select: str | None = None):
         """``options``: a ``GradeOptions``. ``threads``: PyTorch threads of each worker (the
         grader itself computes on one). ``zygote``: one started earlier by this process or
-        its parent, so that it preloads while other start-up work runs; by default a new one."""
+        its parent, so that it preloads while other start-up work runs; by default a new one.
+        ``select``: a pytest ``-k`` expression: only the checks it matches run (for
+        ``autograder try-checks``; a grade for the record runs every check)."""
         self.options = options
+        self.select = select
         self.configs = configs
         self.context = GradingContext(configs=configs, seed=options.seed, data=data,
                                       call_timeout_s=options.call_timeout_s)
@@ -259,7 +262,7 @@ def run_checks(grader: Grader, job: _Job) -> None:
     student = Student(worker, job.submitted, content_digest(job.folder))
     checks_started = time.perf_counter()
     try:
-        plugin = run_plugin(files, grader.context, student)
+        plugin = run_plugin(files, grader.context, student, select=grader.select)
     finally:
         worker.kill()
     job.timings["checks_s"] = time.perf_counter() - checks_started - worker.startup_s
