@@ -295,9 +295,14 @@ def part_bad_input(work: Path) -> list[Goal]:
                  f"{median:.2f} s, {'/'.join(map(str, sorted(set(codes))))}", median < 1.0 and set(codes) == {2})]
 
 
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def print_goals(goals: list[Goal]) -> None:
     width = max(len(g.measure) for g in goals)
-    print(f"\n{'measure':<{width}}  {'goal':<10} {'measured':<28} result")
+    print(f"\ngoals (load average now {_load()} on {len(os.sched_getaffinity(0))} cores)")
+    print(f"{'measure':<{width}}  {'goal':<10} {'measured':<28} result")
     for g in goals:
         result = "PASS" if g.met else ("MISS" if g.met is not None else "NOT MEASURED")
         print(f"{g.measure:<{width}}  {g.goal:<10} {g.measured:<28} {result}")
@@ -336,9 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         except nbcourse.NbgraderMissing as missing:
             print(f"error: {missing}", file=sys.stderr)
             return 2
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"bench_speed: parts {', '.join(p for p in PARTS if p in args.parts)}; "
-          f"{len(os.sched_getaffinity(0))} cores, load average {load} (wall-clock figures: a loaded machine is slower)")
+          f"{len(os.sched_getaffinity(0))} cores, load average {_load()} "
+          "(wall-clock figures: a loaded machine is slower)")
     if os.environ.get("AUTOGRADER_MNIST_ROOT"):
         print(f"note: AUTOGRADER_MNIST_ROOT={os.environ['AUTOGRADER_MNIST_ROOT']} is set: MNIST is graded on it, "
               "not on the slice that ships with the grader")
@@ -355,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             if not wanted:
                 continue
             try:
+                print(f"\n[load average {_load()}]", end="")
                 goals += step()
             except (RuntimeError, subprocess.TimeoutExpired, OSError) as error:
                 failed += 1
