@@ -1,5 +1,9 @@
 """Hidden checks of assignment 3, ``activations``: values, gradients and numerical
-stability against the reference, on inputs drawn by hypothesis."""
+stability against the reference, on inputs drawn by hypothesis.
+
+A check that applies to several tasks is written once and parametrised over a table
+(``ELEMENTWISE``, ``NORMALISATIONS``): one case per task, each with its own task mark,
+so every case is graded, weighted and named as a check of its own task."""
 
 from __future__ import annotations
 
