@@ -100,6 +100,7 @@ def _values():
         "float16": torch.ones(2, dtype=torch.float16), "complex": torch.tensor([1 + 2j], dtype=torch.complex64),
         "uint8": torch.tensor([0, 255], dtype=torch.uint8),
         "transposed": base.t(), "sliced": base[:, 1::2], "broadcast": torch.ones(1, 3).expand(4, 3),
+        "0-d broadcast": torch.broadcast_to(torch.tensor(9.5), (1,)), "size-1 strided": torch.ones(3, 1)[1:2, :].t(),
         "conjugated": torch.tensor([1 + 1j, 2 - 1j]).conj(), "negated": torch.tensor([1 + 1j])._neg_view(),
         "meta": torch.empty(2, 5, device="meta"),
         "dtype": torch.float64, "device": torch.device("cpu"), "size": torch.Size([2, 0, 3]),
@@ -126,7 +127,7 @@ def test_every_kind_round_trips_from_grader_to_worker_and_back(sides):
         got = back[key]
         if key == "big-endian ndarray":      # the worker sees it in native byte order
             value = value.astype("=f8")
-        if key in ("transposed", "sliced", "broadcast", "conjugated", "negated"):
+        if key in ("transposed", "sliced", "broadcast", "0-d broadcast", "size-1 strided", "conjugated", "negated"):
             assert got.is_contiguous() and not got.is_conj() and not got.is_neg(), key
         if key == "namedtuple":
             assert got._fields == ("x", "y") and _same(got.x, value.x) and got.y == value.y, key

@@ -158,7 +158,12 @@ def _tensor_bytes(plain: torch.Tensor) -> memoryview:
         plain = plain.resolve_neg()
     if not plain.is_contiguous():
         plain = plain.contiguous()
-    return memoryview(plain.reshape(-1).view(torch.uint8).numpy())
+    flat = plain.reshape(-1)
+    if flat.stride(0) != 1:
+        # "Contiguous" yet strided: a dimension of size 1 may have any stride (a 0-d tensor
+        # broadcast to shape (1,) has stride 0), and contiguous() leaves it as it is.
+        flat = torch.empty(flat.shape, dtype=flat.dtype).copy_(flat)
+    return memoryview(flat.view(torch.uint8).numpy())
 
 
 class Codec:
