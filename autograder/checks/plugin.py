@@ -82,6 +82,26 @@ settings.register_profile(
 )
 
 
+def _without_local_constants() -> None:
+    """Hypothesis (6.131+) sometimes draws a constant found in the source of any
+    "local" module (not in site-packages) imported at that moment: here, the grader's
+    own modules, whose set depends on what the run has done so far (a notebook read, a
+    similarity pass). The drawn inputs would then depend on the class and its order,
+    not only on the submission and the seed; it also writes a cache of them into the
+    current folder. The grader gives it no local constants (its built-in ones stay)."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:          # a hypothesis without local constants
+        return
+    if hasattr(providers, "_get_local_constants"):
+        empty = Constants()
+        providers._get_local_constants = lambda: empty
+
+
+_without_local_constants()
+
+
 @dataclass
 class GradingContext:
     """What checks may read about the grading run (trusted, grader side)."""
