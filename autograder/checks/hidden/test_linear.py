@@ -69,6 +69,19 @@ def test_linear_forward_known_values(student):
 
 
 @pytest.mark.task(f"{M}.linear_forward")
+@pytest.mark.weight(2)
+def test_linear_forward_square_weight_is_transposed(student):
+    """in == out, with a weight that is not symmetric: ``x @ weight`` runs (no shape
+    error) but is wrong, so only the value shows whether weight was transposed."""
+    x = torch.tensor([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]])
+    weight = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0], [3.0, 0.0, 1.0]])
+    bias = torch.tensor([0.5, -0.5, 0.0])
+    got = call_unmutated(student, f"{M}.linear_forward", x, weight, bias, what="linear_forward")
+    expect_tensor(got, ref.linear_forward(x, weight, bias), what="linear_forward(x, weight, bias) for a square "
+                  "weight [3, 3] that is not symmetric", hint=FORWARD_HINT, detail=_detail(x, weight, bias))
+
+
+@pytest.mark.task(f"{M}.linear_forward")
 @pytest.mark.weight(4)
 @given(case=affine_cases(), omit_bias=st.booleans())
 def test_linear_forward_matches_reference(student, case, omit_bias):

@@ -1,5 +1,5 @@
 # expect-lost: linear.linear_forward
-# expect-outcome: linear.linear_forward: error
+# expect-outcome: linear.linear_forward: failed, error
 """Multiplies by weight instead of weight.T. Linear.forward has its own code, so only
 linear_forward is wrong."""
 
