@@ -375,14 +375,17 @@ def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions
         modules = tuple(m for m in options.modules if any(m in job[1] for job in jobs))
         grade_on_dask(jobs, options.scheduler, replace(options, modules=modules), configs, collect)
         return
-    from .pipeline import warm_up
-    from .pool import grade_locally, zygotes_for
+    from .sandbox.zygotes import needs_optimizers, zygotes_for
 
     processes = min(options.workers, len(jobs))
-    # The zygotes start first: each imports torch (seconds) while this process warms up
-    # and prepares the data; the grading processes forked by the pool adopt one each.
-    zygotes = zygotes_for(processes)
+    # The zygotes start first, before this process imports PyTorch: each imports it
+    # (seconds) while this process does the same, warms up and prepares the data; the
+    # grading processes forked by the pool adopt one each.
+    zygotes = zygotes_for(processes, optimizers=needs_optimizers(options.modules))
     try:
+        from .pipeline import warm_up
+        from .pool import grade_locally
+
         warm_up(options.modules)
         data = prepare_data(options, configs, cache) if needs_mnist else {}
     except BaseException:

@@ -30,6 +30,7 @@ from .course import assignment_for
 from .results import AssignmentResult, CheckResult, Isolation, Outcome, StudentResult, TaskResult
 from .rules import static_penalties
 from .sandbox.client import Worker, WorkerSettings, Zygote
+from .sandbox.zygotes import OPTIMIZING_MODULES, needs_optimizers
 from .scoring import assignment_result, not_submitted
 from .submissions import Submission, content_digest, copy_submission
 
@@ -56,10 +57,6 @@ _warm = False
 _warm_optimizers = False
 
 
-# The assignments whose checks run optimizers in the grader (the reference's training).
-OPTIMIZING_MODULES = frozenset({"training", "mnist_cnn"})
-
-
 def warm_up(modules: Iterable[str] = OPTIMIZING_MODULES) -> None:
     """One-time start-up costs of a grading process, paid before the first student.
 
@@ -79,7 +76,7 @@ def warm_up(modules: Iterable[str] = OPTIMIZING_MODULES) -> None:
     import torch
 
     torch.set_num_threads(1)
-    if OPTIMIZING_MODULES & set(modules) and not _warm_optimizers:
+    if needs_optimizers(modules) and not _warm_optimizers:
         param = torch.zeros(1, requires_grad=True)
         param.sum().backward()
         torch.optim.SGD([param], lr=0.1).step()
@@ -154,7 +151,7 @@ class Grader:
         self.settings = WorkerSettings(isolate=options.isolate, memory_bytes=options.memory_bytes,
                                        threads=threads, gpu=_has_gpu(), seed=options.seed,
                                        hide=grader_folders())
-        self.zygote = zygote if zygote is not None else Zygote()
+        self.zygote = zygote if zygote is not None else Zygote(optimizers=needs_optimizers(options.modules))
         warm_up(options.modules)
         self._probe_result: list[dict] | None = None
 

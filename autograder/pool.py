@@ -8,69 +8,21 @@ own start-up work, so that they import PyTorch meanwhile; each grading process a
 
 from __future__ import annotations
 
-import atexit
 import multiprocessing
 import os
-import select
 import time
 from typing import Callable, Sequence
 
 from .pipeline import Grader, failure_result
 from .results import Isolation, StudentResult
-from .sandbox.client import Zygote
+from .sandbox.zygotes import Zygote, retire
 from .submissions import Submission
 
-__all__ = ["Job", "close_spares", "grade_locally", "slot_cpus", "zygotes_for"]
+__all__ = ["Job", "grade_locally", "slot_cpus"]
 
 Job = tuple[Submission, tuple[str, ...]]      # a student and the modules to grade for them
 
 _grader: Grader | None = None
-# Zygotes of earlier runs in this process, idle and ready to fork workers: a program that
-# grades several times (a test suite, a notebook, a service) pays PyTorch's import once.
-# A zygote holds no student state (only its forked workers ever run student code).
-_SPARES: list[Zygote] = []
-MAX_SPARES = 4
-
-
-def zygotes_for(count: int) -> list[Zygote]:
-    """``count`` zygotes for a run: idle ones of an earlier run first, then new ones (which
-    start importing PyTorch at once, while the caller goes on with its start-up)."""
-    from .sandbox import client
-
-    ready: list[Zygote] = []
-    while _SPARES and len(ready) < count:
-        zygote = _SPARES.pop()
-        if zygote.alive() and _idle(zygote):
-            ready.append(zygote)
-        else:
-            zygote.close()
-    return ready + [client.Zygote() for _ in range(count - len(ready))]
-
-
-def _idle(zygote: Zygote) -> bool:
-    """Nothing unread on its control socket (a reply nobody read would answer the next fork)."""
-    try:
-        readable, _, _ = select.select([zygote.control], [], [], 0)
-    except (OSError, ValueError):
-        return False
-    return not readable
-
-
-def _retire(zygotes: list[Zygote], reusable: bool) -> None:
-    for zygote in zygotes:
-        if reusable and zygote.alive() and len(_SPARES) < MAX_SPARES:
-            _SPARES.append(zygote)
-        else:
-            zygote.close()
-
-
-def close_spares() -> None:
-    """Stop the idle zygotes kept for later runs (at exit, or for a fresh start)."""
-    while _SPARES:
-        _SPARES.pop().close()
-
-
-atexit.register(close_spares)
 
 
 def _init_process(options, configs: dict, data: dict, threads: int, zygotes: list[Zygote],
@@ -135,7 +87,8 @@ def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygot
                   collect: Callable[[StudentResult], None]) -> None:
     """Grade ``jobs`` with ``len(zygotes)`` slots (one process per slot; one slot grades
     in this process). When this returns, the zygotes are kept for a later run in this
-    process (:func:`zygotes_for`) if grading went as planned, and closed otherwise."""
+    process (:func:`autograder.sandbox.zygotes.zygotes_for`) if grading went as planned,
+    and closed otherwise."""
     processes = len(zygotes)
     cpus = slot_cpus(processes)
     threads = worker_threads(processes, cpus)
@@ -169,7 +122,7 @@ def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygot
             for zygote in zygotes:
                 _unpin(zygote, os.sched_getaffinity(0))
     finally:
-        _retire(zygotes, reusable)
+        retire(zygotes, reusable)
 
 
 def _grade_in_pool(jobs: list[Job], processes: int, initargs: tuple,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from autograder import pipeline, pool
 from autograder.config import load_course
 from autograder.grading import GradeOptions, grade_submissions
-from autograder.sandbox import client
+from autograder.sandbox import client, zygotes
 from autograder.sandbox.client import Worker, WorkerSettings, Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,9 +31,9 @@ def test_grading_processes_adopt_the_zygotes_the_parent_started(tmp_path, monkey
             with open(log, "a") as f:          # appended from whichever process starts one
                 f.write(f"{os.getpid()}\n")
 
-    monkeypatch.setattr(client, "Zygote", LoggedZygote)      # the parent's, started by grading
+    monkeypatch.setattr(zygotes, "Zygote", LoggedZygote)     # the parent's, started by grading
     monkeypatch.setattr(pipeline, "Zygote", LoggedZygote)    # a grading process's own, if it started one
-    pool.close_spares()                                      # no zygote of an earlier test
+    zygotes.close_spares()                                   # no zygote of an earlier test
     subs = tmp_path / "subs"
     for student in ("reference", "template", "partial"):
         shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
@@ -44,7 +45,7 @@ def test_grading_processes_adopt_the_zygotes_the_parent_started(tmp_path, monkey
 def test_a_later_run_in_the_same_process_reuses_the_idle_zygotes(tmp_path, monkeypatch):
     """The zygotes of a run that went as planned fork the next run's workers; one that
     died while idle is replaced by a new one, and the grades are the same."""
-    pool.close_spares()
+    zygotes.close_spares()
     started = []
 
     class CountedZygote(Zygote):
@@ -52,7 +53,7 @@ def test_a_later_run_in_the_same_process_reuses_the_idle_zygotes(tmp_path, monke
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    monkeypatch.setattr(client, "Zygote", CountedZygote)
+    monkeypatch.setattr(zygotes, "Zygote", CountedZygote)
     subs = tmp_path / "subs"
     for student in ("reference", "template", "partial"):
         shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
@@ -61,14 +62,51 @@ def test_a_later_run_in_the_same_process_reuses_the_idle_zygotes(tmp_path, monke
         result = grade_submissions(subs, tmp_path / f"out{run}", GradeOptions(modules=("tensors",), workers=workers))
         assert {s.student: s.points for s in result.students} == grades
     assert len(started) == 2
-    assert all(z.alive() for z in pool._SPARES) and len(pool._SPARES) == 2
+    assert all(z.alive() for z in zygotes._SPARES) and len(zygotes._SPARES) == 2
     started[0].process.kill()                    # a zygote this test started, dead while idle
     started[0].process.wait(timeout=10)
     result = grade_submissions(subs, tmp_path / "out3", GradeOptions(modules=("tensors",), workers=2))
     assert {s.student: s.points for s in result.students} == grades
     assert len(started) == 3 and not started[0].alive()
-    pool.close_spares()
+    zygotes.close_spares()
     assert not any(z.alive() for z in started)
+
+
+class _FakeZygote:
+    """Stands in for a zygote in zygotes_for/retire (no process)."""
+
+    def __init__(self, optimizers=True):
+        self.optimizers, self.failure, self.closed = optimizers, None, False
+        self.control, self.peer = socket.socketpair()
+
+    def alive(self):
+        return not self.closed
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_spare_is_taken_only_when_it_preloaded_what_the_run_needs(monkeypatch):
+    monkeypatch.setattr(zygotes, "Zygote", _FakeZygote)
+    monkeypatch.setattr(zygotes, "_SPARES", [])
+    lean, full = _FakeZygote(optimizers=False), _FakeZygote(optimizers=True)
+    zygotes.retire([lean, full], reusable=True)
+    got = zygotes.zygotes_for(2, optimizers=True)          # training: only the full one will do
+    assert got[0] is full and got[1] not in (lean, full) and got[1].optimizers
+    assert zygotes._SPARES == [lean]
+    assert zygotes.zygotes_for(1, optimizers=False) == [lean]
+
+
+def test_a_spare_with_an_unread_reply_or_after_a_failed_run_is_closed(monkeypatch):
+    monkeypatch.setattr(zygotes, "Zygote", _FakeZygote)
+    monkeypatch.setattr(zygotes, "_SPARES", [])
+    stale, kept, failed = _FakeZygote(), _FakeZygote(), _FakeZygote()
+    zygotes.retire([stale, kept], reusable=True)
+    zygotes.retire([failed], reusable=False)                # a grading process died: not kept
+    assert failed.closed and zygotes._SPARES == [stale, kept]
+    stale.peer.sendall(b'{"pid": 123}\n')                  # a reply nobody read
+    got = zygotes.zygotes_for(2, optimizers=False)
+    assert stale.closed and got[0] is kept and got[1] not in (stale, kept)
 
 
 def test_a_replacement_process_starts_its_own_zygote(monkeypatch):

@@ -1,8 +1,9 @@
 """The zygote: a clean interpreter that preloads PyTorch once and forks workers.
 
-Started by the grader as ``python -I -m autograder.sandbox.zygote FD`` with a clean
-environment; FD is its end of a control socket. It imports torch, torchvision and
-NumPy (about 2.6 s, paid once), never the solutions or the checks, then answers spawn
+Started by the grader as ``python -I -m autograder.sandbox.zygote FD [--no-optimizers]``
+with a clean environment; FD is its end of a control socket. It imports torch,
+torchvision and NumPy (about 2.6 s, paid once) and, unless ``--no-optimizers``, what a
+first optimizer imports (``torch._dynamo``), never the solutions or the checks, then answers spawn
 requests: a JSON line with the worker's settings, plus three file descriptors (the
 worker's end of the bridge socket, the write end of its output pipe, the write end of
 its status pipe). For each it forks a monitor, which forks the worker; the worker
@@ -192,8 +193,10 @@ def main() -> None:
     from . import confine, protocol, worker  # noqa: F401
 
     # Warm the lazy imports a first optimizer triggers (torch._dynamo, seconds): once here
-    # rather than in every worker.
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    # rather than in every worker; not for a run whose checks build no optimizer
+    # ("--no-optimizers": the grader's start-up would wait for it).
+    if "--no-optimizers" not in sys.argv[2:]:
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 
     if "solutions" in sys.modules or any(m.startswith("autograder.checks") for m in sys.modules):
         raise SystemExit("zygote: reference code must never be loaded here")
