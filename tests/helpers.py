@@ -126,3 +126,48 @@ class Listener:
         self._stop.set()
         self.thread.join(timeout=5)
         self.sock.close()
+
+
+# -- the corpus, graded once per test session ------------------------------------------------
+CORPUS = Path(__file__).parent / "corpus"
+SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
+CORPUS_REFERENCE = "reference-solution"   # the student id suffix of a module's solution (solutions/)
+_GRADED_CORPUS: dict[frozenset, Path] = {}
+
+
+def corpus_variants() -> list[tuple[str, Path]]:
+    """(module, path) of every planted-bug and correct variant in tests/corpus/<module>/."""
+    from autograder.course import MODULES
+
+    return [(m, p) for m in MODULES if (CORPUS / m).is_dir() for p in sorted((CORPUS / m).glob("*.py"))]
+
+
+def graded_corpus(tmp_path_factory, modules) -> Path:
+    """The output folder of one real grading run of every corpus variant and every
+    module's reference solution (student ``<module>--<variant>``) of ``modules``; graded
+    once per session for the same modules (test_corpus and test_feedback share it)."""
+    import os
+    import shutil
+
+    from autograder.course import MODULES
+    from autograder.grading import GradeOptions, grade_submissions
+
+    key = frozenset(modules)
+    if key not in _GRADED_CORPUS:
+        root = tmp_path_factory.mktemp("corpus")
+        subs, out = root / "submissions", root / "out"
+        sources = [(m, p.stem, p) for m, p in corpus_variants()]
+        sources += [(m, CORPUS_REFERENCE, SOLUTIONS / f"{m}.py") for m in MODULES if (CORPUS / m).is_dir()]
+        for module, name, path in sources:
+            if module not in key:
+                continue
+            student = subs / f"{module}--{name}"
+            assert not student.exists(), f"{student.name}: a corpus variant may not be named {CORPUS_REFERENCE!r}"
+            student.mkdir(parents=True)
+            shutil.copy(path, student / f"{module}.py")
+        root_env = os.environ.get("AUTOGRADER_MNIST_ROOT")
+        options = GradeOptions(modules=tuple(m for m in MODULES if m in key), workers=2,
+                               mnist_root=Path(root_env) if root_env else None)
+        grade_submissions(subs, out, options)
+        _GRADED_CORPUS[key] = out
+    return _GRADED_CORPUS[key]

@@ -42,21 +42,15 @@ student folder per variant), and each variant's report is read back.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from autograder.course import MODULES
-from autograder.grading import GradeOptions, grade_submissions
+from helpers import CORPUS, CORPUS_REFERENCE, corpus_variants, graded_corpus
 
-CORPUS = Path(__file__).parent / "corpus"
-SOLUTIONS = Path(__file__).resolve().parents[1] / "solutions"
-REFERENCE = "reference-solution"     # the student id suffix of a module's solution (solutions/)
-# The grader ships the MNIST slice it grades on; AUTOGRADER_MNIST_ROOT may point elsewhere.
-MNIST_ROOT = os.environ.get("AUTOGRADER_MNIST_ROOT")
+REFERENCE = CORPUS_REFERENCE        # the student id suffix of a module's solution (solutions/)
 
 OUTCOMES = ("failed", "error", "timeout", "penalty")
 # How a time limit reads in a check's message (the per-call limit, the submission's budget).
@@ -64,7 +58,7 @@ _TIME_LIMIT = re.compile(r"did not finish within|time budget for this submission
 
 
 def _variants() -> list[tuple[str, Path]]:
-    return [(m, p) for m in MODULES if (CORPUS / m).is_dir() for p in sorted((CORPUS / m).glob("*.py"))]
+    return corpus_variants()
 
 
 def _lines(path: Path) -> list[str]:
@@ -139,23 +133,7 @@ def _selected_modules(request) -> set[str]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, request) -> dict[str, dict]:
     """Grade every variant and the reference of every selected module once; {student id: report.json}."""
-    root = tmp_path_factory.mktemp("corpus")
-    subs, out = root / "submissions", root / "out"
-    modules = set()
-    selected = _selected_modules(request)
-    sources = [(m, p.stem, p) for m, p in _variants()]
-    sources += [(m, REFERENCE, SOLUTIONS / f"{m}.py") for m in MODULES if (CORPUS / m).is_dir()]
-    for module, name, path in sources:
-        if module not in selected:
-            continue
-        student = subs / f"{module}--{name}"
-        assert not student.exists(), f"{student.name}: a corpus variant may not be named {REFERENCE!r}"
-        student.mkdir(parents=True)
-        shutil.copy(path, student / f"{module}.py")
-        modules.add(module)
-    options = GradeOptions(modules=tuple(m for m in MODULES if m in modules), workers=2,
-                           mnist_root=Path(MNIST_ROOT) if MNIST_ROOT else None)
-    grade_submissions(subs, out, options)
+    out = graded_corpus(tmp_path_factory, _selected_modules(request))
     return {p.name: json.loads((p / "report.json").read_text()) for p in out.iterdir() if p.is_dir()}
 
 
