@@ -51,7 +51,8 @@ def seeds() -> st.SearchStrategy[int]:
 
 
 @functools.lru_cache(maxsize=None)
-def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1, max_side: int = 6) -> st.SearchStrategy[tuple[int, ...]]:
+def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
+           max_side: int = 6) -> st.SearchStrategy[tuple[int, ...]]:
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 

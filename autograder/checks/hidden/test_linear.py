@@ -77,8 +77,9 @@ def test_linear_forward_square_weight_is_transposed(student):
     weight = torch.tensor([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0], [3.0, 0.0, 1.0]])
     bias = torch.tensor([0.5, -0.5, 0.0])
     got = call_unmutated(student, f"{M}.linear_forward", x, weight, bias, what="linear_forward")
-    expect_tensor(got, ref.linear_forward(x, weight, bias), what="linear_forward(x, weight, bias) for a square "
-                  "weight (in_features == out_features) that is not symmetric", hint=FORWARD_HINT, detail=_detail(x, weight, bias))
+    expect_tensor(got, ref.linear_forward(x, weight, bias),
+                  what="linear_forward(x, weight, bias) for a square weight (in_features == out_features) that is "
+                  "not symmetric", hint=FORWARD_HINT, detail=_detail(x, weight, bias))
 
 
 @pytest.mark.task(f"{M}.linear_forward")
