@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 from .pipeline import Grader, failure_result
 from .results import Isolation, StudentResult
-from .sandbox.zygotes import Zygote, retire
+from .sandbox.zygotes import SandboxFault, Zygote, retire
 from .submissions import Submission
 
 __all__ = ["Job", "grade_locally", "slot_cpus"]
@@ -66,12 +66,13 @@ def _pin(cpu: int, zygote: Zygote) -> None:
     """This process and the zygote (so every worker it forks from now on) on ``cpu``."""
     try:
         os.sched_setaffinity(0, {cpu})
-        os.sched_setaffinity(zygote.process.pid, {cpu})
     except OSError:
-        pass     # an optimisation only: a container may forbid it
+        return     # an optimisation only: a container may forbid it
+    _place_zygote(zygote, {cpu})
 
 
-def _unpin(zygote: Zygote, cpus: set[int]) -> None:
+def _place_zygote(zygote: Zygote, cpus: set[int]) -> None:
+    """The zygote (and the workers it forks from now on) on ``cpus``."""
     try:
         os.sched_setaffinity(zygote.process.pid, cpus)
     except OSError:
@@ -105,7 +106,7 @@ def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygot
             finally:
                 os.sched_setaffinity(0, affinity)   # this process goes on after grading
                 if cpus:
-                    _unpin(grader.zygote, affinity)
+                    _place_zygote(grader.zygote, affinity)
             reusable = True
         else:
             for zygote in zygotes:
@@ -114,13 +115,13 @@ def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygot
                 # grading processes would wait for it at their first student anyway.
                 try:
                     zygote.wait_ready()
-                except (OSError, RuntimeError):
+                except (OSError, SandboxFault):
                     pass      # the grading process that adopts it reports the failure
             # A grading process that died may have left a fork request half answered.
             reusable = _grade_in_pool(list(jobs), processes, (options, configs, data, threads, zygotes, cpus),
                                       collect)
             for zygote in zygotes:
-                _unpin(zygote, os.sched_getaffinity(0))
+                _place_zygote(zygote, os.sched_getaffinity(0))
     finally:
         retire(zygotes, reusable)
 

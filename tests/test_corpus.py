@@ -57,10 +57,6 @@ OUTCOMES = ("failed", "error", "timeout", "penalty")
 _TIME_LIMIT = re.compile(r"did not finish within|time budget for this submission is used up", re.IGNORECASE)
 
 
-def _variants() -> list[tuple[str, Path]]:
-    return corpus_variants()
-
-
 def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
@@ -154,7 +150,7 @@ def test_the_reference_scores_full_marks_by_passing_every_check(graded, module):
     assert assignment["points"] == assignment["max_points"] > 0
 
 
-@pytest.mark.parametrize("module,path", _variants(), ids=[f"{m}/{p.stem}" for m, p in _variants()])
+@pytest.mark.parametrize("module,path", corpus_variants(), ids=[f"{m}/{p.stem}" for m, p in corpus_variants()])
 def test_variant_loses_points_in_exactly_its_tasks(graded, module, path):
     report = graded[f"{module}--{path.stem}"]
     # Checked first: a grader error costs the task its points too, and would otherwise
@@ -186,7 +182,7 @@ def test_variant_loses_points_in_exactly_its_tasks(graded, module, path):
 DESCRIPTION_LINES = ("# expect-lost:", "# expect-outcome:", "# expect-message:", "# expect-no-message:")
 
 
-@pytest.mark.parametrize("path", [p for _, p in _variants()], ids=[f"{m}/{p.stem}" for m, p in _variants()])
+@pytest.mark.parametrize("path", [p for _, p in corpus_variants()], ids=[f"{m}/{p.stem}" for m, p in corpus_variants()])
 def test_every_description_is_well_formed(path):
     """Without grading: a misspelt ``# expect-...`` line would otherwise be silently ignored."""
     lines = _lines(path)
