@@ -177,6 +177,7 @@ def _options_key(options: GradeOptions) -> str:
 class _Files:
     digest: str                  # of every file grading would read
     submitted: frozenset[str]    # modules handed in (as .py or .ipynb)
+    torchvision: bool = False    # does any of them mention torchvision?
 
 
 def _graded_files(submission: Submission) -> _Files:
@@ -192,7 +193,7 @@ def _graded_files(submission: Submission) -> _Files:
                  for p in sorted(copy.rglob("*")) if p.is_file()]
         parts += [f"{m}.ipynb\0".encode() + data for m, data in sorted(notebooks.items())]
         submitted = {p.stem for p in copy.glob("*.py") if p.stem in MODULES} | set(notebooks)
-        return _Files(_sha(*parts), frozenset(submitted))
+        return _Files(_sha(*parts), frozenset(submitted), any(b"torchvision" in part for part in parts))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -288,6 +289,7 @@ def grade_submissions(
         entries: dict[str, dict[str, tuple[str, str, str | None, str | None]]] = {}
         unchanged = 0
         needs_mnist = False
+        needs_torchvision = False
         for submission in submissions:
             files = _graded_files(submission)
             todo = []
@@ -308,6 +310,7 @@ def grade_submissions(
                 needs_mnist |= module == "mnist_cnn" and module in files.submitted
             if todo:
                 jobs.append((submission, tuple(todo)))
+                needs_torchvision |= files.torchvision or "mnist_cnn" in todo
 
         if on_start:
             on_start(len(jobs))
@@ -324,7 +327,8 @@ def grade_submissions(
                 on_result(result)
 
         if jobs:
-            _grade(jobs, options, configs, needs_mnist, collect, cache=out_dir / CACHE_FILE)
+            _grade(jobs, options, configs, needs_mnist, collect, cache=out_dir / CACHE_FILE,
+                   torchvision=needs_torchvision)
         record.finish_run(run_id)
         rendered = render_record(record, out_dir)
         if options.similarity:
@@ -365,9 +369,11 @@ def _nbgrader_deadlines(course: Path) -> tuple[dict[str, str | None], list[tuple
 
 def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions,
            configs: dict[str, AssignmentConfig], needs_mnist: bool,
-           collect: Callable[[StudentResult], None], cache: Path | None = None) -> None:
+           collect: Callable[[StudentResult], None], cache: Path | None = None, torchvision: bool = True) -> None:
     """Grade ``jobs`` on the local pool or on Dask, calling ``collect`` for each result.
-    ``cache``: a JSON file of results computed once per key (the reference's MNIST result)."""
+    ``cache``: a JSON file of results computed once per key (the reference's MNIST result).
+    ``torchvision``: may a worker import torchvision (mnist_cnn is graded, or a graded file
+    names it)? Only then do the local zygotes preload it (its import takes seconds)."""
     if options.scheduler is not None:
         from .cluster import grade_on_dask   # the Dask path: graders live on Dask workers
 
@@ -381,7 +387,7 @@ def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions
     # The zygotes start first, before this process imports PyTorch: each imports it
     # (seconds) while this process does the same, warms up and prepares the data; the
     # grading processes forked by the pool adopt one each.
-    zygotes = zygotes_for(processes, optimizers=needs_optimizers(options.modules))
+    zygotes = zygotes_for(processes, optimizers=needs_optimizers(options.modules), torchvision=torchvision)
     try:
         from .pipeline import warm_up
         from .pool import grade_locally

@@ -30,6 +30,7 @@ from .course import assignment_for
 from .results import AssignmentResult, CheckResult, Isolation, Outcome, StudentResult, TaskResult
 from .rules import static_penalties
 from .sandbox.client import Worker, WorkerSettings, Zygote
+from .sandbox.eager_optim import use_eager_optimizers
 from .sandbox.zygotes import OPTIMIZING_MODULES, needs_optimizers
 from .scoring import assignment_result, not_submitted
 from .submissions import Submission, content_digest, copy_submission
@@ -64,8 +65,9 @@ def warm_up(modules: Iterable[str] = OPTIMIZING_MODULES) -> None:
     thread is faster (no OpenMP spinning against the worker for the cores) and gives the
     same numbers everywhere; and a process that never ran an OpenMP team may fork
     grading processes safely. When ``modules`` include one of ``OPTIMIZING_MODULES``,
-    builds an optimizer once (it imports ``torch._dynamo``, seconds: paid here, while the
-    zygote starts, not in the first student's checks; a run without them never pays it).
+    builds an optimizer once (the lazy work of a first optimizer: here, while the zygote
+    starts, not in the first student's checks). The stock optimizers skip their import of
+    ``torch._dynamo`` (2.5 s; :mod:`autograder.sandbox.eager_optim`) in every run.
     Then freezes the objects allocated so far (``gc.freeze``): the imports leave hundreds
     of thousands of objects that every full collection would otherwise walk again, for
     every student.
@@ -76,6 +78,7 @@ def warm_up(modules: Iterable[str] = OPTIMIZING_MODULES) -> None:
     import torch
 
     torch.set_num_threads(1)
+    use_eager_optimizers()
     if needs_optimizers(modules) and not _warm_optimizers:
         param = torch.zeros(1, requires_grad=True)
         param.sum().backward()

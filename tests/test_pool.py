@@ -75,8 +75,8 @@ def test_a_later_run_in_the_same_process_reuses_the_idle_zygotes(tmp_path, monke
 class _FakeZygote:
     """Stands in for a zygote in zygotes_for/retire (no process)."""
 
-    def __init__(self, optimizers=True):
-        self.optimizers, self.failure, self.closed = optimizers, None, False
+    def __init__(self, optimizers=True, torchvision=True):
+        self.optimizers, self.torchvision, self.failure, self.closed = optimizers, torchvision, None, False
         self.control, self.peer = socket.socketpair()
 
     def alive(self):
@@ -95,6 +95,16 @@ def test_a_spare_is_taken_only_when_it_preloaded_what_the_run_needs(monkeypatch)
     assert got[0] is full and got[1] not in (lean, full) and got[1].optimizers
     assert zygotes._SPARES == [lean]
     assert zygotes.zygotes_for(1, optimizers=False) == [lean]
+
+
+def test_a_spare_without_torchvision_serves_only_a_run_that_needs_none(monkeypatch):
+    monkeypatch.setattr(zygotes, "Zygote", _FakeZygote)
+    monkeypatch.setattr(zygotes, "_SPARES", [])
+    plain = _FakeZygote(torchvision=False)
+    zygotes.retire([plain], reusable=True)
+    got = zygotes.zygotes_for(1, torchvision=True)         # mnist_cnn is graded: a new one
+    assert got[0] is not plain and got[0].torchvision and zygotes._SPARES == [plain]
+    assert zygotes.zygotes_for(1, torchvision=False) == [plain]
 
 
 def test_a_spare_with_an_unread_reply_or_after_a_failed_run_is_closed(monkeypatch):

@@ -1,9 +1,11 @@
 """The zygote: a clean interpreter that preloads PyTorch once and forks workers.
 
-Started by the grader as ``python -I -m autograder.sandbox.zygote FD [--no-optimizers]``
-with a clean environment; FD is its end of a control socket. It imports torch,
-torchvision and NumPy (about 2.6 s, paid once) and, unless ``--no-optimizers``, what a
-first optimizer imports (``torch._dynamo``), never the solutions or the checks, then answers spawn
+Started by the grader as ``python -I -m autograder.sandbox.zygote FD [--no-optimizers]
+[--no-torchvision]`` with a clean environment; FD is its end of a control socket. It
+imports torch and NumPy (about 3 s, paid once), torchvision unless ``--no-torchvision``
+(3.5 s more: it imports ``torch._dynamo``), makes the stock optimizers skip their
+``torch._dynamo`` import (:mod:`.eager_optim`) and, unless ``--no-optimizers``, builds one
+to warm what a first optimizer touches; never the solutions or the checks. It then answers spawn
 requests: a JSON line with the worker's settings, plus three file descriptors (the
 worker's end of the bridge socket, the write end of its output pipe, the write end of
 its status pipe). For each it forks a monitor, which forks the worker; the worker
@@ -188,13 +190,18 @@ def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     import numpy  # noqa: F401  (preloaded so that workers start fast)
     import torch  # noqa: F401
-    import torchvision  # noqa: F401
+
+    if "--no-torchvision" not in sys.argv[2:]:
+        import torchvision  # noqa: F401  (3.5 s: it imports torch._dynamo)
 
     from . import confine, protocol, worker  # noqa: F401
+    from .eager_optim import use_eager_optimizers
 
-    # Warm the lazy imports a first optimizer triggers (torch._dynamo, seconds): once here
-    # rather than in every worker; not for a run whose checks build no optimizer
-    # ("--no-optimizers": the grader's start-up would wait for it).
+    # A student's optimizer.step() would otherwise import torch._dynamo (2.5 s) in every
+    # worker, or here, before the first worker could start: grading never compiles.
+    use_eager_optimizers()
+    # Warm what a first optimizer touches: once here rather than in every worker; not for
+    # a run whose checks build no optimizer ("--no-optimizers").
     if "--no-optimizers" not in sys.argv[2:]:
         torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 

@@ -27,7 +27,7 @@ __all__ = ["SandboxError", "SandboxFault", "Zygote", "ZygoteGone", "OPTIMIZING_M
            "zygotes_for", "retire", "close_spares"]
 
 # The assignments whose checks run optimizers (in the grader, and in the worker on the
-# student's side): their zygotes and grading processes import torch._dynamo up front.
+# student's side): their zygotes and grading processes build an optimizer up front.
 OPTIMIZING_MODULES = frozenset({"training", "mnist_cnn"})
 
 
@@ -72,9 +72,12 @@ class Zygote:
     once with a :class:`SandboxFault` instead of paying the start-up time again.
     """
 
-    def __init__(self, start_timeout_s: float = 120.0, optimizers: bool = True):
+    def __init__(self, start_timeout_s: float = 120.0, optimizers: bool = True, torchvision: bool = True):
         self.start_timeout_s = start_timeout_s
-        self.optimizers = optimizers      # preloads what a first optimizer imports (torch._dynamo)
+        self.optimizers = optimizers      # warms what a first optimizer touches
+        # torchvision's import also imports torch._dynamo (3.5 s, through torchvision.ops):
+        # preloaded only for a run whose students may import it.
+        self.torchvision = torchvision
         self._lock = threading.Lock()
         self.restarts = 0
         self.failure: str | None = None      # why a restart failed: no further attempts
@@ -85,7 +88,8 @@ class Zygote:
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-m", "autograder.sandbox.zygote", str(theirs.fileno()),
-             *([] if self.optimizers else ["--no-optimizers"])],
+             *([] if self.optimizers else ["--no-optimizers"]),
+             *([] if self.torchvision else ["--no-torchvision"])],
             pass_fds=[theirs.fileno()], env=_clean_env(), cwd="/",
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
@@ -194,21 +198,21 @@ _SPARES: list[Zygote] = []
 MAX_SPARES = 4
 
 
-def zygotes_for(count: int, optimizers: bool = True) -> list[Zygote]:
+def zygotes_for(count: int, optimizers: bool = True, torchvision: bool = True) -> list[Zygote]:
     """``count`` zygotes for a run: idle ones of an earlier run first (one that preloaded
-    less than ``optimizers`` asks is not taken), then new ones, which start importing
-    PyTorch at once while the caller goes on with its own start-up."""
+    less than ``optimizers`` and ``torchvision`` ask is not taken), then new ones, which
+    start importing PyTorch at once while the caller goes on with its own start-up."""
     ready: list[Zygote] = []
     for zygote in list(_SPARES):
         if len(ready) == count:
             break
-        if zygote.optimizers or not optimizers:
+        if (zygote.optimizers or not optimizers) and (zygote.torchvision or not torchvision):
             _SPARES.remove(zygote)
             if zygote.alive() and zygote.failure is None and _idle(zygote):
                 ready.append(zygote)
             else:
                 zygote.close()
-    return ready + [Zygote(optimizers=optimizers) for _ in range(count - len(ready))]
+    return ready + [Zygote(optimizers=optimizers, torchvision=torchvision) for _ in range(count - len(ready))]
 
 
 def _idle(zygote: Zygote) -> bool:

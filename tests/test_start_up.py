@@ -1,0 +1,93 @@
+"""What start-up leaves out, and that leaving it out changes no result.
+
+- The stock optimizers skip their ``torch._dynamo`` import (``eager_optim``) and compute
+  bit for bit what the unpatched ones compute.
+- The zygote preloads torchvision (whose import includes ``torch._dynamo``) only for a
+  run whose students may import it: mnist_cnn is graded, or a graded file names it.
+- ``autograder check`` preloads it only for a file that imports it, itself or through a
+  module of the student's beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import autograder.sandbox.zygotes as zygotes
+from autograder.grading import GradeOptions, grade_submissions
+from autograder.student_check import _mentions_torchvision
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_TRAIN = r'''
+import json, sys, torch
+if sys.argv[1] == "eager":
+    from autograder.sandbox.eager_optim import use_eager_optimizers
+    assert use_eager_optimizers()
+torch.manual_seed(0)
+weights = []
+for name, kwargs in [("SGD", {"lr": 0.1, "momentum": 0.9}), ("SGD", {"lr": 0.1, "momentum": 0.5, "nesterov": True}),
+                     ("Adam", {"lr": 0.01}), ("AdamW", {}), ("RMSprop", {}), ("Adagrad", {})]:
+    model = torch.nn.Linear(3, 2)
+    optimizer = getattr(torch.optim, name)(model.parameters(), **kwargs)
+    for _ in range(4):
+        optimizer.zero_grad()
+        model(torch.randn(5, 3)).pow(2).sum().backward()
+        optimizer.step()
+    optimizer.load_state_dict(optimizer.state_dict())
+    optimizer.step()
+    weights.append(model.weight.detach().double().flatten().tolist())
+print(json.dumps({"weights": weights, "dynamo": "torch._dynamo" in sys.modules,
+                  "grad_enabled": torch.is_grad_enabled()}))
+'''
+
+
+def _train(mode: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", _TRAIN, mode], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_eager_optimizers_compute_what_the_stock_ones_do_without_importing_dynamo():
+    eager, stock = _train("eager"), _train("stock")
+    assert not eager["dynamo"] and stock["dynamo"]       # the stock ones do import it
+    assert eager["weights"] == stock["weights"]           # bit for bit (floats compared exactly)
+    assert eager["grad_enabled"] and stock["grad_enabled"]
+
+
+def _spy_on_zygotes(monkeypatch) -> list[bool]:
+    asked: list[bool] = []
+    real = zygotes.zygotes_for
+
+    def spy(count, optimizers=True, torchvision=True):
+        asked.append(torchvision)
+        return real(count, optimizers=optimizers, torchvision=torchvision)
+
+    monkeypatch.setattr(zygotes, "zygotes_for", spy)
+    return asked
+
+
+@pytest.mark.parametrize("extra, preloaded", [("", False), ("\nimport torchvision  # noqa: F401,E402\n", True)])
+def test_the_zygote_preloads_torchvision_only_for_students_who_name_it(monkeypatch, tmp_path, extra, preloaded):
+    asked = _spy_on_zygotes(monkeypatch)
+    student = tmp_path / "subs" / "ada"
+    student.mkdir(parents=True)
+    (student / "activations.py").write_text((ROOT / "solutions" / "activations.py").read_text() + extra)
+    result = grade_submissions(tmp_path / "subs", tmp_path / "out", GradeOptions(modules=("activations",), workers=1))
+    assert asked == [preloaded]
+    (ada,) = result.students
+    assert ada.points == ada.max_points      # importing torchvision works either way
+
+
+def test_mentions_follow_the_students_own_imports(tmp_path):
+    (tmp_path / "tensors.py").write_text("import helpers\nimport torch\n")
+    (tmp_path / "helpers.py").write_text("from deeper import x\n")
+    (tmp_path / "deeper.py").write_text("from torchvision import transforms\nx = 1\n")
+    (tmp_path / "linear.py").write_text("import torch\nfrom torch import nn\n")
+    (tmp_path / "mnist_cnn.py").write_text("import torchvision\n")       # beside, not imported
+    assert _mentions_torchvision(tmp_path / "tensors.py", tmp_path)
+    assert not _mentions_torchvision(tmp_path / "linear.py", tmp_path)
