@@ -178,7 +178,7 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
 
     # The zygote preloads PyTorch in its own process while this one collects the checks
     # (as ``grade`` starts its zygotes first); closed again if the selection is unusable.
-    zygote = Zygote()
+    zygote = Zygote(torchvision="mnist_cnn" in chosen or _names_torchvision(folder))
     try:
         selected = select_checks(chosen, select)
         if not selected:
@@ -201,6 +201,19 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
     finally:
         grader.close()
     return _summarise(folder, graded, select, student, {c.task for c in selected})
+
+
+def _names_torchvision(folder: Path) -> bool:
+    """Does a file of the student's name torchvision? Then the zygote preloads it, as for
+    ``grade`` (its import takes seconds)."""
+    for path in folder.rglob("*"):
+        if path.suffix in (".py", ".ipynb") and path.is_file():
+            try:
+                if b"torchvision" in path.read_bytes():
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def _nbgrader_layout(folder: Path, modules: tuple[str, ...]) -> bool:
