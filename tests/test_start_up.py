@@ -91,3 +91,41 @@ def test_mentions_follow_the_students_own_imports(tmp_path):
     (tmp_path / "mnist_cnn.py").write_text("import torchvision\n")       # beside, not imported
     assert _mentions_torchvision(tmp_path / "tensors.py", tmp_path)
     assert not _mentions_torchvision(tmp_path / "linear.py", tmp_path)
+
+
+_MODULES = "\ndef loaded():\n    import sys\n    return sorted(sys.modules)\n"
+
+
+@pytest.mark.parametrize("torchvision", [False, True])
+def test_a_workers_first_gradient_check_imports_nothing_the_zygote_did_not(tmp_path, torchvision):
+    """Each worker is forked per student: a module PyTorch imports lazily on first use
+    (torch.fx's symbolic shapes and sympy, at a first backward pass with a gradient, a
+    second) must be preloaded by the zygote, or every student pays for it."""
+    import torch
+
+    from autograder.pipeline import grader_folders
+    from autograder.sandbox.client import Worker, WorkerSettings
+    from autograder.sandbox.zygotes import Zygote
+
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "root").mkdir()
+    (tmp_path / "submission" / "activations.py").write_text(
+        (ROOT / "solutions" / "activations.py").read_text() + _MODULES)
+    zygote = Zygote(torchvision=torchvision)
+    worker = Worker(zygote, str(tmp_path / "submission"), str(tmp_path / "root"),
+                    WorkerSettings(isolate=True, memory_bytes=4 << 30, threads=1, gpu=False, seed=0,
+                                   hide=grader_folders()))
+    try:
+        worker.import_module("activations")
+        before = worker.call("activations.loaded")
+        x = torch.randn(3, 4)
+        worker.grad("activations.softmax", [x], [0], torch.ones(3, 4), None)
+        worker.call("torch.nn.functional.cross_entropy", torch.randn(4, 3), torch.tensor([0, 1, 2, 0]))
+        optimizer = worker.construct("torch.optim.SGD", [torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+        optimizer.method("zero_grad")
+        optimizer.method("step")
+        assert sorted(set(worker.call("activations.loaded")) - set(before)) == []
+        assert ("torchvision" in before) == torchvision
+    finally:
+        worker.kill()
+        zygote.close()

@@ -200,6 +200,10 @@ def main() -> None:
     # A student's optimizer.step() would otherwise import torch._dynamo (2.5 s) in every
     # worker, or here, before the first worker could start: grading never compiles.
     use_eager_optimizers()
+    # A first backward pass with an explicit gradient imports torch.fx's symbolic shapes
+    # (and sympy): a second per worker, i.e. per student, unless it happens here.
+    warm = torch.zeros(2, requires_grad=True)
+    (warm * 2).backward(torch.ones(2))
     # Warm what a first optimizer touches: once here rather than in every worker; not for
     # a run whose checks build no optimizer ("--no-optimizers").
     if "--no-optimizers" not in sys.argv[2:]:
