@@ -23,6 +23,7 @@ import json
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -82,11 +83,37 @@ def example_reports() -> dict[str, dict]:
     return {p.name: json.loads((p / "report.json").read_text()) for p in out.iterdir() if p.is_dir()}
 
 
+def _check_all(paths: list[Path]) -> dict[Path, object]:
+    """``check_file`` of each path, two at a time: each check is a child process that spends
+    seconds of one core importing PyTorch. A check that raises is kept as its exception,
+    for that path's test to re-raise."""
+    def one(path: Path):
+        try:
+            return check_file(path)
+        except Exception as exc:      # noqa: BLE001  (re-raised by the test of this path)
+            return exc
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(paths, pool.map(one, paths)))
+
+
+def _checked(results: dict[Path, object], path: Path):
+    result = results[path]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+@pytest.fixture(scope="module")
+def example_checks() -> dict[Path, object]:
+    return _check_all(EXAMPLE_FILES)
+
+
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=[f"{p.parent.name}/{p.name}" for p in EXAMPLE_FILES])
-def test_check_agrees_with_the_grader_on_the_example_class(example_reports, path):
+def test_check_agrees_with_the_grader_on_the_example_class(example_reports, example_checks, path):
     report = example_reports[path.parent.name]
     assignment = next(a for a in report["assignments"] if a["assignment"] == path.stem)
-    checked = check_file(path)
+    checked = _checked(example_checks, path)
     _agree(assignment, checked)
     text = render(checked)
     assert f"Checking {path.name}" in text
@@ -118,16 +145,26 @@ def forbidden_reports(tmp_path_factory) -> dict[str, dict]:
     return {p.name: json.loads((p / "report.json").read_text()) for p in (root / "out").iterdir() if p.is_dir()}
 
 
+@pytest.fixture(scope="module")
+def forbidden_checks(tmp_path_factory) -> dict[Path, object]:
+    """Each variant checked as the file a student would check (``<module>.py``, alone)."""
+    copies = {}
+    for path in FORBIDDEN:
+        copy = tmp_path_factory.mktemp(f"check-{path.stem}") / f"{path.parent.name}.py"
+        shutil.copy(path, copy)
+        copies[path] = copy
+    checked = _check_all(list(copies.values()))
+    return {path: checked[copy] for path, copy in copies.items()}
+
+
 @pytest.mark.parametrize("path", FORBIDDEN, ids=[f"{p.parent.name}/{p.stem}" for p in FORBIDDEN])
-def test_check_agrees_with_the_grader_on_forbidden_calls(forbidden_reports, path, tmp_path):
+def test_check_agrees_with_the_grader_on_forbidden_calls(forbidden_reports, forbidden_checks, path):
     module = path.parent.name
     report = forbidden_reports[f"{module}--{path.stem}"]
     assignment = next(a for a in report["assignments"] if a["assignment"] == module)
     penalised = [t for t in assignment["tasks"] if t["penalty"] and "does not allow" in t["penalty"]]
     assert penalised, "the grader must zero a task of this variant for a forbidden call"
-    copy = tmp_path / f"{module}.py"
-    shutil.copy(path, copy)
-    checked = check_file(copy)
+    checked = _checked(forbidden_checks, path)
     _agree(assignment, checked)
     assert checked.exit_code == 1
     text = render(checked)

@@ -28,6 +28,7 @@ import ast
 from dataclasses import dataclass
 
 from ..course import assignment_for
+from ..pyparse import parse
 
 __all__ = ["RUNNER", "CheckAssignment", "PublicCells", "assign_checks", "public_cells",
            "setup_grade_id", "check_grade_id", "intro_grade_id", "is_checks_grade_id"]
@@ -235,7 +236,7 @@ def _split_cases(node: ast.FunctionDef, tasks: tuple[str, ...]) -> dict[str, tup
 def assign_checks(module: str, source: str) -> dict[str, list[CheckAssignment]]:
     """``{check function name: [where it goes]}`` for every ``test_*`` function of ``source``."""
     tasks = assignment_for(module).tasks
-    tree = ast.parse(source)
+    tree = parse(source)
     result: dict[str, list[CheckAssignment]] = {}
     for node in tree.body:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.name.startswith("test"):
@@ -289,7 +290,7 @@ def public_cells(module: str, source: str, points: dict[str, float]) -> PublicCe
     ``points`` maps each task name to its points (the test cell's ``points``).
     """
     tasks = assignment_for(module).tasks
-    tree = ast.parse(source)
+    tree = parse(source)
     lines = source.splitlines()
     where = assign_checks(module, source)
     setup: list[str] = []
