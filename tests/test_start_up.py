@@ -99,8 +99,9 @@ _MODULES = "\ndef loaded():\n    import sys\n    return sorted(sys.modules)\n"
 @pytest.mark.parametrize("torchvision", [False, True])
 def test_a_workers_first_gradient_check_imports_nothing_the_zygote_did_not(tmp_path, torchvision):
     """Each worker is forked per student: a module PyTorch imports lazily on first use
-    (torch.fx's symbolic shapes and sympy, at a first backward pass with a gradient, a
-    second) must be preloaded by the zygote, or every student pays for it."""
+    (torch.fx's symbolic shapes and sympy at a first backward pass with a gradient, half a
+    second; the meta device's kernels at a first operator on it, 1.4 s) must be preloaded
+    by the zygote, or every student pays for it."""
     import torch
 
     from autograder.pipeline import grader_folders
@@ -124,6 +125,9 @@ def test_a_workers_first_gradient_check_imports_nothing_the_zygote_did_not(tmp_p
         optimizer = worker.construct("torch.optim.SGD", [torch.nn.Parameter(torch.zeros(2))], lr=0.1)
         optimizer.method("zero_grad")
         optimizer.method("step")
+        meta = torch.empty(4, 1, device="meta")           # as the training and devices checks do
+        dataset = worker.call("torch.utils.data.TensorDataset", meta, meta, _keep=True)
+        worker.call("builtins.list", worker.call("torch.utils.data.DataLoader", dataset, batch_size=2, _keep=True))
         assert sorted(set(worker.call("activations.loaded")) - set(before)) == []
         assert ("torchvision" in before) == torchvision
     finally:

@@ -200,10 +200,15 @@ def main() -> None:
     # A student's optimizer.step() would otherwise import torch._dynamo (2.5 s) in every
     # worker, or here, before the first worker could start: grading never compiles.
     use_eager_optimizers()
-    # A first backward pass with an explicit gradient imports torch.fx's symbolic shapes
-    # (and sympy): a second per worker, i.e. per student, unless it happens here.
+    # PyTorch imports some of itself on first use, which each worker (one per student)
+    # would pay again: a first backward pass with an explicit gradient imports torch.fx's
+    # symbolic shapes and sympy (0.5 s), a first operator on the meta device its kernels
+    # (torch._meta_registrations, 1.4 s; the checks of devices and training use it).
+    # torchvision's import of torch._dynamo would pull both in; without it, they are here.
     warm = torch.zeros(2, requires_grad=True)
     (warm * 2).backward(torch.ones(2))
+    meta = torch.empty(2, 1, device="meta")
+    torch.stack([meta[0], meta[1]])
     # Warm what a first optimizer touches: once here rather than in every worker; not for
     # a run whose checks build no optimizer ("--no-optimizers").
     if "--no-optimizers" not in sys.argv[2:]:
@@ -211,6 +216,13 @@ def main() -> None:
 
     if "solutions" in sys.modules or any(m.startswith("autograder.checks") for m in sys.modules):
         raise SystemExit("zygote: reference code must never be loaded here")
+    # The imports leave about a million objects. Frozen, a worker's garbage collections
+    # skip them (and leave their pages shared with this process): otherwise every full
+    # collection in every worker walks them all again.
+    import gc
+
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # children are reaped by the kernel
     oom_counter = oom_counter_file()
     control.sendall(b'{"ready": true}\n')
