@@ -180,7 +180,7 @@ class _Files:
     torchvision: bool = False    # does any of them mention torchvision?
 
 
-def _graded_files(submission: Submission) -> _Files:
+def graded_files(submission: Submission) -> _Files:
     """The digest of the files grading would copy, and which modules they hold (copied to
     a scratch folder exactly as grading copies them, so both read the same files)."""
     from .submissions import copy_submission
@@ -291,7 +291,7 @@ def grade_submissions(
         needs_mnist = False
         needs_torchvision = False
         for submission in submissions:
-            files = _graded_files(submission)
+            files = graded_files(submission)
             todo = []
             entries[submission.student] = {}
             for module in options.modules:

@@ -167,7 +167,7 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
     folder = Path(folder)
     chosen = _validate(folder, tuple(modules) if modules else None, select)
     from .config import load_course
-    from .grading import GradeOptions, prepare_data
+    from .grading import GradeOptions, graded_files, prepare_data
     from .submissions import Submission
 
     options = GradeOptions(modules=chosen, workers=1, call_timeout_s=call_timeout_s, mnist_root=mnist_root,
@@ -178,7 +178,10 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
 
     # The zygote preloads PyTorch in its own process while this one collects the checks
     # (as ``grade`` starts its zygotes first); closed again if the selection is unusable.
-    zygote = Zygote(torchvision="mnist_cnn" in chosen or _names_torchvision(folder))
+    # torchvision (seconds to import) only as grade would preload it: for mnist_cnn, or when
+    # a file that grading reads names it.
+    named = graded_files(Submission(folder.resolve().name, folder, nbgrader=_nbgrader_layout(folder, chosen)))
+    zygote = Zygote(torchvision="mnist_cnn" in chosen or named.torchvision)
     try:
         selected = select_checks(chosen, select)
         if not selected:
@@ -201,19 +204,6 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
     finally:
         grader.close()
     return _summarise(folder, graded, select, student, {c.task for c in selected})
-
-
-def _names_torchvision(folder: Path) -> bool:
-    """Does a file of the student's name torchvision? Then the zygote preloads it, as for
-    ``grade`` (its import takes seconds)."""
-    for path in folder.rglob("*"):
-        if path.suffix in (".py", ".ipynb") and path.is_file():
-            try:
-                if b"torchvision" in path.read_bytes():
-                    return True
-            except OSError:
-                continue
-    return False
 
 
 def _nbgrader_layout(folder: Path, modules: tuple[str, ...]) -> bool:
