@@ -99,7 +99,44 @@ def _without_local_constants() -> None:
         providers._get_local_constants = lambda: empty
 
 
+def _lean_examples() -> None:
+    """Two things hypothesis does around every example that a grading run does not need
+    (together about a tenth of a check's time):
+
+    - before and after every draw it compares the ``random`` module's state (625 words)
+      to warn strategy authors who use it; the grader's strategies draw from hypothesis
+      and ``torch.Generator`` only;
+    - besides seeding ``random`` for each example (kept), it saves, seeds and restores
+      NumPy's global generator; no check and no reference solution uses that generator
+      (where a check needs NumPy values it makes ``np.random.default_rng(seed)``), and the
+      student's code runs in the worker, which seeds its own.
+
+    Both are switched off by name; a hypothesis without them is left as it is."""
+    import contextlib
+
+    try:
+        from hypothesis import control
+        from hypothesis.internal import entropy
+        from hypothesis.strategies._internal import core
+    except ImportError:
+        return
+
+    @contextlib.contextmanager
+    def no_check(*args: Any, **kwargs: Any):
+        yield
+
+    for module in (control, core):
+        if hasattr(module, "deprecate_random_in_strategy"):
+            module.deprecate_random_in_strategy = no_check
+    if hasattr(entropy, "NP_RANDOM") and hasattr(entropy, "NumpyRandomWrapper"):
+        for key, ref in list(entropy.RANDOMS_TO_MANAGE.data.items()):
+            if isinstance(ref(), entropy.NumpyRandomWrapper):
+                del entropy.RANDOMS_TO_MANAGE[key]
+        entropy.NP_RANDOM = False     # "already registered": hypothesis registers it when None
+
+
 _without_local_constants()
+_lean_examples()
 
 
 @dataclass
@@ -378,6 +415,9 @@ class GradingPlugin:
         if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
             # What @hypothesis.seed does, per check and per submission (see check_seed).
             item.obj._hypothesis_internal_use_seed = check_seed(self.context.seed, self._student.digest, item.nodeid)
+            # The key of the example database, which grading does not use (database=None):
+            # hypothesis would hash the check's source to make it, for every check.
+            item.obj._hypothesis_internal_database_key = None
         self._started[item.nodeid] = time.perf_counter()
 
     @pytest.hookimpl(tryfirst=True)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 __all__ = ["FLOAT_DTYPES", "TIE", "broadcastable_shapes", "dtypes", "float_tensors", "int_tensors",
-           "probabilities", "seeded_floats", "seeded_tensor", "seeds", "shapes", "tensors_of"]
+           "probabilities", "sampled", "seeded_floats", "seeded_tensor", "seeds", "shapes", "tensors_of"]
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 TIE = "tie"   # a planted value equal to the tensor's first element (for max, argmax, sorting)
@@ -43,6 +43,13 @@ _DTYPES = st.sampled_from(FLOAT_DTYPES)
 
 def dtypes() -> st.SearchStrategy[torch.dtype]:
     return _DTYPES
+
+
+@functools.lru_cache(maxsize=1024)
+def sampled(values: tuple) -> st.SearchStrategy:
+    """``st.sampled_from(values)``, one object per tuple of values (hypothesis makes a new
+    one per call, which a check that draws it per example would build and validate anew)."""
+    return st.sampled_from(values)
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -94,7 +101,12 @@ def tensors_of(shape: tuple[int, ...], dtype: torch.dtype, min_value: float = -1
                max_value: float = 10.0) -> st.SearchStrategy[torch.Tensor]:
     """Tensors of a given shape and any dtype whose values come from a drawn seed
     (:func:`seeded_tensor`)."""
-    return _SEEDS.map(functools.partial(_seeded_tensor_of, tuple(shape), dtype, min_value, max_value))
+    return _cached_tensors_of(tuple(shape), dtype, min_value, max_value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_tensors_of(shape, dtype, min_value, max_value):
+    return _SEEDS.map(functools.partial(_seeded_tensor_of, shape, dtype, min_value, max_value))
 
 
 def _seeded_tensor_of(shape, dtype, min_value, max_value, seed):
@@ -166,7 +178,15 @@ def float_tensors(
 def _shape_strategy(shape) -> st.SearchStrategy[tuple[int, ...]]:
     if isinstance(shape, st.SearchStrategy):
         return shape
-    return st.just(tuple(shape)) if shape is not None else shapes()
+    return _just_shape(tuple(shape)) if shape is not None else shapes()
+
+
+@functools.lru_cache(maxsize=4096)
+def _just_shape(shape: tuple[int, ...]) -> st.SearchStrategy[tuple[int, ...]]:
+    # One object per shape: a new st.just per call would also miss the caches below (a
+    # strategy is its own cache key), and every drawn input would build and validate a
+    # new composite strategy.
+    return st.just(shape)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -19,7 +19,7 @@ from solutions import activations as ref
 
 from autograder.checks.api import CheckFailure, expect_tensor, expect_tensor_one_of, fail
 from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
-from autograder.checks.strategies import FLOAT_DTYPES, float_tensors, int_tensors, probabilities, shapes
+from autograder.checks.strategies import FLOAT_DTYPES, dtypes, float_tensors, int_tensors, probabilities, shapes
 
 M = "activations"
 LARGE = torch.tensor([-1e4, -1e3, -100.0, -20.0, -1.0, 0.0, 1.0, 20.0, 100.0, 1e3, 1e4])
@@ -148,7 +148,7 @@ def test_activation_matches_reference(student, activation, data):
 @given(data=st.data())
 def test_activation_gradient_matches_reference(student, activation, data):
     kwargs = data.draw(activation.kwargs, label="kwargs")
-    dtype = data.draw(st.sampled_from(FLOAT_DTYPES))
+    dtype = data.draw(dtypes())
     x = data.draw(float_tensors(shapes(min_dims=1), dtype=dtype, avoid_zero=1e-3 if activation.kinked(kwargs) else 0.0))
     upstream = data.draw(float_tensors(tuple(x.shape), dtype=dtype, min_value=-2, max_value=2))
     _gradient_check(student, activation.name, [x], (0,), upstream, kwargs, elementwise=True)
@@ -196,9 +196,14 @@ def test_elu_default_alpha_is_1(student):
 
 
 # -- softmax and log-softmax -----------------------------------------------------
-def _dim_cases():
-    return shapes(min_dims=1, max_dims=3).flatmap(
-        lambda s: st.tuples(st.just(s), st.integers(min_value=-len(s), max_value=len(s) - 1)))
+@st.composite
+def _dim_cases(draw):
+    """A shape of 1 to 3 axes and one of its axes, counted from either end."""
+    shape = draw(shapes(min_dims=1, max_dims=3))
+    return shape, draw(st.integers(min_value=-len(shape), max_value=len(shape) - 1))
+
+
+DIM_CASES = _dim_cases()
 
 
 @pytest.mark.weight(2)
@@ -206,8 +211,8 @@ def _dim_cases():
 @given(data=st.data())
 def test_normalisation_matches_reference(student, normalisation, data):
     name, reference = normalisation.name, normalisation.reference
-    shape, dim = data.draw(_dim_cases())
-    dtype = data.draw(st.sampled_from(FLOAT_DTYPES))
+    shape, dim = data.draw(DIM_CASES)
+    dtype = data.draw(dtypes())
     x = data.draw(float_tensors(shape, dtype=dtype, min_value=-30, max_value=30))
     got = _call(student, name, x, dim=dim)
     want = reference(x, dim=dim)
@@ -228,8 +233,8 @@ def test_normalisation_matches_reference(student, normalisation, data):
 @pytest.mark.parametrize("normalisation", _per_task(NORMALISATIONS))
 @given(data=st.data())
 def test_normalisation_gradient_matches_reference(student, normalisation, data):
-    shape, dim = data.draw(_dim_cases())
-    dtype = data.draw(st.sampled_from(FLOAT_DTYPES))
+    shape, dim = data.draw(DIM_CASES)
+    dtype = data.draw(dtypes())
     x = data.draw(float_tensors(shape, dtype=dtype))
     upstream = data.draw(float_tensors(shape, dtype=dtype, min_value=-2, max_value=2))
     _gradient_check(student, normalisation.name, [x], (0,), upstream, {"dim": dim})

@@ -15,7 +15,7 @@ from solutions import linear as ref
 
 from autograder.checks.api import describe_value, expect_tensor, fail
 from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
-from autograder.checks.strategies import FLOAT_DTYPES, seeded_tensor, shapes
+from autograder.checks.strategies import FLOAT_DTYPES, sampled, seeded_tensor, shapes
 from autograder.sandbox.client import StudentError
 
 M = "linear"
@@ -39,7 +39,7 @@ def affine_cases(draw, dtypes=FLOAT_DTYPES):
     """(x, weight, bias or None, upstream) with x of shape [..., in], leading axes of size 0 and 1 included."""
     lead = draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
     n_in, n_out = draw(st.integers(1, 6)), draw(st.integers(1, 6))
-    dtype = draw(st.sampled_from(dtypes))
+    dtype = draw(sampled(tuple(dtypes)))
     seed = draw(st.integers(min_value=0, max_value=2**31 - 4))
     x = _seeded((*lead, n_in), dtype, seed)
     weight = _seeded((n_out, n_in), dtype, seed + 1)

@@ -16,8 +16,8 @@ from solutions import tensors as ref
 
 from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail, shape_words
 from autograder.checks.remote import call_unmutated
-from autograder.checks.strategies import (FLOAT_DTYPES, broadcastable_shapes, float_tensors, int_tensors, seeded_tensor,
-                                          shapes, tensors_of)
+from autograder.checks.strategies import (FLOAT_DTYPES, broadcastable_shapes, dtypes, float_tensors, int_tensors,
+                                          sampled, seeded_tensor, shapes, tensors_of)
 from autograder.sandbox.client import StudentError
 
 M = "tensors"
@@ -69,7 +69,7 @@ def nested_lists(draw):
     for make, conversions in LIST_KINDS.values():
         shape = draw(shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
         rng = np.random.default_rng(draw(st.integers(min_value=0, max_value=2**31 - 1)))
-        cases.append((make(rng, shape).tolist(), draw(st.sampled_from([None, None, *conversions]))))
+        cases.append((make(rng, shape).tolist(), draw(sampled((None, None, *conversions)))))
     return cases
 
 
@@ -97,12 +97,12 @@ def test_to_tensor_from_nested_lists_matches_reference(student, cases):
 @pytest.mark.weight(2)
 @given(data=st.data())
 def test_to_tensor_from_numpy_matches_reference(student, data):
-    np_dtype = data.draw(st.sampled_from(NUMPY_DTYPES))
+    np_dtype = data.draw(sampled(tuple(NUMPY_DTYPES)))
     shape = data.draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
     seed = data.draw(st.integers(min_value=0, max_value=2**31 - 1))
     low = 0 if np_dtype == np.uint8 else -100                 # no negative values for an unsigned dtype
     array = np.random.default_rng(seed).uniform(low, 100, shape).astype(np_dtype)
-    dtype = data.draw(st.sampled_from([None, None, torch.float32, torch.float64]))
+    dtype = data.draw(sampled((None, None, torch.float32, torch.float64)))
     kwargs = {} if dtype is None else {"dtype": dtype}
     what = "to_tensor(a NumPy array)" if dtype is None else "to_tensor(a NumPy array, dtype=...)"
     _expect(student.call(f"{M}.to_tensor", array, **kwargs), ref.to_tensor(array.copy(), dtype), what=what,
@@ -207,7 +207,7 @@ def test_add_batch_dim_known_values(student):
 @given(data=st.data())
 def test_add_batch_dim_matches_reference(student, data):
     shape = data.draw(shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))
-    x = data.draw(tensors_of(shape, data.draw(st.sampled_from(ALL_DTYPES))))
+    x = data.draw(tensors_of(shape, data.draw(sampled(tuple(ALL_DTYPES)))))
     _expect(_call(student, "add_batch_dim", x), ref.add_batch_dim(x), what="add_batch_dim(x)", hint=ADD_BATCH_HINT,
             detail=f"x: shape {list(x.shape)}, dtype {x.dtype}")
 
@@ -255,7 +255,7 @@ def test_flatten_images_keeps_the_batch(student, batch):
 @given(data=st.data())
 def test_flatten_images_matches_reference(student, data):
     shape = data.draw(st.tuples(st.integers(0, 5), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5)))
-    x = data.draw(tensors_of(shape, data.draw(st.sampled_from([torch.float32, torch.float64, torch.int64]))))
+    x = data.draw(tensors_of(shape, data.draw(sampled((torch.float32, torch.float64, torch.int64)))))
     _flatten(student, x, "flatten_images(x)")
 
 
@@ -278,7 +278,7 @@ def normalize_cases(draw):
     channels = draw(st.integers(1, 4))
     image = (channels, draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     shape = draw(st.sampled_from([image, (draw(st.integers(0, 3)), *image)]))
-    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    dtype = draw(dtypes())
     x = draw(tensors_of(shape, dtype))
     mean = draw(float_tensors((channels,), torch.float32, min_value=-2.0, max_value=2.0)).tolist()
     std = draw(float_tensors((channels,), torch.float32, min_value=0.25, max_value=3.0)).tolist()
@@ -383,7 +383,7 @@ def test_predicted_labels_known_values(student):
 def test_predicted_labels_matches_reference(student, data):
     shape = (data.draw(st.integers(0, 8)), data.draw(st.integers(1, 7)))
     # few distinct values, so that rows often have ties (any index of a row's maximum is right)
-    logits = data.draw(tensors_of(shape, data.draw(st.sampled_from(FLOAT_DTYPES)), -4, 4)).round()
+    logits = data.draw(tensors_of(shape, data.draw(dtypes()), -4, 4)).round()
     _expect_argmax(_call(student, "predicted_labels", logits), logits, "predicted_labels(logits)",
                    detail=f"logits: shape {list(shape)}, dtype {logits.dtype}")
 
@@ -411,7 +411,7 @@ def test_accuracy_known_value(student):
 @st.composite
 def classifications(draw):
     b, k = draw(st.integers(1, 10)), draw(st.integers(2, 6))
-    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    dtype = draw(dtypes())
     g = torch.Generator().manual_seed(draw(st.integers(min_value=0, max_value=2**31 - 1)))
     # distinct values, so every row has a single arg-max
     logits = ((torch.randperm(b * k, generator=g).to(dtype) - b * k / 2) / 3).reshape(b, k)
@@ -499,7 +499,7 @@ def test_safe_add_error_names_both_shapes(student):
 @given(data=st.data())
 def test_safe_add_matches_reference(student, data):
     shape_a, shape_b = data.draw(broadcastable_shapes(2, min_dims=0, max_dims=4, min_side=0, max_side=4))
-    dtype_a, dtype_b = data.draw(st.sampled_from(ADDITION_DTYPES))
+    dtype_a, dtype_b = data.draw(sampled(tuple(ADDITION_DTYPES)))
     if data.draw(st.booleans()):
         dtype_a, dtype_b = dtype_b, dtype_a
     a, b = data.draw(tensors_of(shape_a, dtype_a)), data.draw(tensors_of(shape_b, dtype_b))

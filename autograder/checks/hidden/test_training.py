@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from solutions import training as ref
 
 from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail, python_float
-from autograder.checks.strategies import FLOAT_DTYPES, float_tensors, shapes
+from autograder.checks.strategies import FLOAT_DTYPES, dtypes, float_tensors, sampled, shapes
 from autograder.sandbox.client import Ref, StudentError
 
 M = "training"
@@ -199,11 +199,11 @@ def _expect_sgd(got: list, values, grads, lr, what):
 
 @st.composite
 def _parameter_sets(draw):
-    dtype = draw(st.sampled_from(FLOAT_DTYPES))
+    dtype = draw(dtypes())
     param_shapes = draw(st.lists(shapes(min_dims=1, max_dims=3, max_side=4), min_size=1, max_size=3))
     values = [draw(float_tensors(s, dtype=dtype, min_value=-5, max_value=5)) for s in param_shapes]
     grads = [draw(float_tensors(s, dtype=dtype, min_value=-5, max_value=5)) for s in param_shapes]
-    return values, grads, draw(st.sampled_from(LR_VALUES))
+    return values, grads, draw(sampled(tuple(LR_VALUES)))
 
 
 @pytest.mark.task(f"{M}.sgd_step")
