@@ -40,3 +40,43 @@ def test_a_local_module_full_of_constants_changes_no_drawn_input(tmp_path, monke
     assert after == before
     assert not any(987654321 <= n < 987654521 for n, _ in after)
     assert not (tmp_path / ".hypothesis").exists()
+
+
+def test_a_repeated_request_for_the_same_inputs_gets_the_same_strategy_object():
+    # Checks ask for their strategies inside the test body, once per example; hypothesis
+    # validates every new strategy object when it first draws from it, which per drawn
+    # input would cost more than building the tensor.
+    import torch
+
+    from autograder.checks.strategies import int_tensors, sampled, tensors_of
+
+    assert float_tensors((3, 4), dtype=torch.float64, min_value=-2, max_value=2) is \
+        float_tensors([3, 4], dtype=torch.float64, min_value=-2, max_value=2)
+    assert float_tensors((3, 4)) is not float_tensors((4, 3))
+    assert int_tensors((5,), 0, 9) is int_tensors((5,), 0, 9)
+    assert tensors_of((2, 2), torch.int64) is tensors_of((2, 2), torch.int64)
+    assert sampled((None, torch.float32)) is sampled((None, torch.float32))
+
+
+def test_grading_still_seeds_the_random_module_for_every_example():
+    # The grading set-up drops hypothesis's per-draw check of the random module and its
+    # reseeding of NumPy's global generator; Python's own generator stays seeded per
+    # example, so a check using it draws the same values every run.
+    import random
+
+    def draws() -> list[float]:
+        seen = []
+
+        @settings(settings.get_profile("grading"), max_examples=5)
+        @given(n=st.integers(min_value=0, max_value=3))
+        def check(n):
+            seen.append(random.random())
+
+        check()
+        return seen
+
+    random.seed(1)
+    first = draws()
+    random.seed(2)
+    assert draws() == first
+    assert len(set(first)) == 1      # the same seed before each example
