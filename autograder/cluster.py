@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["grade_on_dask", "GraderPlugin", "PackedSubmission", "pack_submission", "unpack_submission",
            "parse_scheduler", "CONNECT_TIMEOUT_S", "WORKER_WAIT_S", "ALLOWED_FAILURES", "IN_FLIGHT_PER_THREAD"]
 
-CONNECT_TIMEOUT_S = 5.0      # reaching the scheduler: a reachable one answers in milliseconds
+from .cluster_address import CONNECT_TIMEOUT_S  # noqa: E402  (reaching the scheduler)
 WORKER_WAIT_S = 60.0         # a scheduler with no worker yet: wait this long for the first
 ALLOWED_FAILURES = 1         # worker deaths a task survives: one retry, then "the grader failed"
 # Submissions handed to the scheduler per worker thread. One: each worker holds only the
@@ -333,32 +333,7 @@ def _grade_task(plugin_name: str, packed: PackedSubmission, modules: tuple[str, 
 
 
 # -- the client ----------------------------------------------------------------------------------
-from .cluster_address import parse_scheduler  # noqa: E402  (light: checked before dask is imported)
-
-
-def _refused(address: str) -> bool:
-    """True when ``tcp://HOST:PORT`` (or ``HOST:PORT``) refuses a TCP connection at once.
-    Anything else (another protocol, a time-out, a name that does not resolve) is left to
-    Dask, which says what went wrong."""
-    import socket
-    from urllib.parse import urlsplit
-
-    if "://" in address and not address.startswith("tcp://"):
-        return False
-    try:
-        parts = urlsplit(address if "://" in address else f"tcp://{address}")
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return False
-    if not host or port is None:
-        return False
-    try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
-            return False
-    except ConnectionRefusedError:
-        return True
-    except OSError:
-        return False
+from .cluster_address import ADVICE, parse_scheduler, refuse_unreachable  # noqa: E402  (light, no Dask)
 
 
 @contextmanager
@@ -382,19 +357,14 @@ def _client(address: str) -> Iterator["Client"]:
         finally:
             cluster.close()
         return
-    advice = ("start one with `dask scheduler` and workers with `dask worker ADDRESS --nthreads 1` "
-              "(see docs/cluster.md), or grade on this machine with --scheduler local:N")
-    if _refused(address.strip()):
-        # Dask would retry a refused connection until its time-out; nothing listens there.
-        raise AutograderError(f"cannot reach the Dask scheduler at {address}: the connection was refused "
-                              f"(nothing listens there); {advice}")
+    refuse_unreachable(address)
     try:
         client = Client(address.strip(), timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         reason = " ".join(str(exc).split())[:300]
         raise AutograderError(
             f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT_S:.0f} s ({reason}); "
-            f"{advice}") from None
+            f"{ADVICE}") from None
     try:
         try:
             client.wait_for_workers(1, timeout=WORKER_WAIT_S)

@@ -250,6 +250,10 @@ def grade_submissions(
     options.validate()
     submissions = _select(discover(submissions_dir), options.students)
     check_output_dir(out_dir, submissions_dir)
+    if options.scheduler is not None:
+        from .cluster_address import refuse_unreachable
+
+        refuse_unreachable(options.scheduler)       # before the record is opened: nothing written
     configs = load_course(options.config_root)
     due_overrides: dict[str, str | None] = {}
     nbgrader_extensions: list[tuple[str, str, str]] = []
