@@ -178,6 +178,7 @@ class _Files:
     digest: str                  # of every file grading would read
     submitted: frozenset[str]    # modules handed in (as .py or .ipynb)
     torchvision: bool = False    # does any of them mention torchvision?
+    notebooks: frozenset[str] = frozenset()   # the modules handed in as notebooks
 
 
 def graded_files(submission: Submission) -> _Files:
@@ -193,7 +194,8 @@ def graded_files(submission: Submission) -> _Files:
                  for p in sorted(copy.rglob("*")) if p.is_file()]
         parts += [f"{m}.ipynb\0".encode() + data for m, data in sorted(notebooks.items())]
         submitted = {p.stem for p in copy.glob("*.py") if p.stem in MODULES} | set(notebooks)
-        return _Files(_sha(*parts), frozenset(submitted), any(b"torchvision" in part for part in parts))
+        return _Files(_sha(*parts), frozenset(submitted), any(b"torchvision" in part for part in parts),
+                      frozenset(notebooks))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -294,6 +296,7 @@ def grade_submissions(
         unchanged = 0
         needs_mnist = False
         needs_torchvision = False
+        notebooks: set[str] = set()       # modules that some student to grade hands in as a notebook
         for submission in submissions:
             files = graded_files(submission)
             todo = []
@@ -315,6 +318,7 @@ def grade_submissions(
             if todo:
                 jobs.append((submission, tuple(todo)))
                 needs_torchvision |= files.torchvision or "mnist_cnn" in todo
+                notebooks |= files.notebooks & set(todo)
 
         if on_start:
             on_start(len(jobs))
@@ -332,7 +336,7 @@ def grade_submissions(
 
         if jobs:
             _grade(jobs, options, configs, needs_mnist, collect, cache=out_dir / CACHE_FILE,
-                   torchvision=needs_torchvision)
+                   torchvision=needs_torchvision, notebooks=tuple(m for m in options.modules if m in notebooks))
         record.finish_run(run_id)
         rendered = render_record(record, out_dir)
         if options.similarity:
@@ -373,11 +377,13 @@ def _nbgrader_deadlines(course: Path) -> tuple[dict[str, str | None], list[tuple
 
 def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions,
            configs: dict[str, AssignmentConfig], needs_mnist: bool,
-           collect: Callable[[StudentResult], None], cache: Path | None = None, torchvision: bool = True) -> None:
+           collect: Callable[[StudentResult], None], cache: Path | None = None, torchvision: bool = True,
+           notebooks: tuple[str, ...] = ()) -> None:
     """Grade ``jobs`` on the local pool or on Dask, calling ``collect`` for each result.
     ``cache``: a JSON file of results computed once per key (the reference's MNIST result).
     ``torchvision``: may a worker import torchvision (mnist_cnn is graded, or a graded file
-    names it)? Only then do the local zygotes preload it (its import takes seconds)."""
+    names it)? Only then do the local zygotes preload it (its import takes seconds).
+    ``notebooks``: the modules some student hands in as a notebook."""
     if options.scheduler is not None:
         from .cluster import grade_on_dask   # the Dask path: graders live on Dask workers
 
@@ -397,6 +403,11 @@ def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions
         from .pool import grade_locally
 
         warm_up(options.modules)
+        if notebooks and processes > 1:
+            # Each forked grading process would import nbformat (2-3 s) at its first notebook.
+            from .notebook_code import warm_up as warm_up_notebooks
+
+            warm_up_notebooks(notebooks)
         data = prepare_data(options, configs, cache) if needs_mnist else {}
     except BaseException:
         for zygote in zygotes:

@@ -37,13 +37,14 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
 
 from . import pyparse
 from .course import MODULES, assignment_for, project_root
 from .release.public_cells import is_checks_grade_id
 from .results import AssignmentResult
 
-__all__ = ["Extraction", "NotebookError", "extract", "load_reference", "remap_lines", "annotate"]
+__all__ = ["Extraction", "NotebookError", "extract", "load_reference", "remap_lines", "annotate", "warm_up"]
 
 _FLAGS = ("solution", "grade", "locked", "task")
 _CELL_MAGICS_WITH_PYTHON = {"time", "timeit", "capture", "prun", "debug", "writefile"}
@@ -97,6 +98,17 @@ def load_reference(module: str, root: Path | None = None) -> nbformat.NotebookNo
         return nbformat.read(path, as_version=4)
     except (OSError, ValueError):
         return None
+
+
+def warm_up(modules: Iterable[str] = ()) -> None:
+    """What reading a first notebook costs a process, paid now: importing nbformat and
+    building its validator (seconds), and the source notebooks of ``modules``. A process
+    that forks grading processes calls it once, for all of them, instead of each paying it."""
+    import nbformat
+
+    nbformat.reads('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', as_version=4)
+    for module in modules:
+        load_reference(module)
 
 
 def _nbgrader(cell: dict) -> dict | None:

@@ -244,3 +244,22 @@ def test_when_reports_cannot_be_written_nobody_else_is_graded(tmp_path, monkeypa
     with pytest.raises(OSError, match="disk full"):
         grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2), on_result=on_result)
     assert len(log.read_text().split()) < 12
+
+
+def test_the_parent_reads_notebooks_once_for_all_its_grading_processes(tmp_path, monkeypatch):
+    # Importing nbformat and building its validator takes seconds: done before the
+    # grading processes are forked, it is shared by all of them instead of paid by each.
+    from autograder import notebook_code
+
+    calls = []
+    monkeypatch.setattr(notebook_code, "warm_up", lambda modules=(): calls.append((os.getpid(), tuple(modules))))
+    subs = tmp_path / "subs"
+    for student in ("notebook", "template"):
+        shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
+    grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors", "linear"), workers=2))
+    assert calls == [(os.getpid(), ("tensors",))]      # the notebook student's module, in this process
+
+    calls.clear()
+    shutil.rmtree(subs / "notebook")
+    grade_submissions(subs, tmp_path / "out2", GradeOptions(modules=("tensors", "linear"), workers=2))
+    assert calls == []                                 # no notebook to read
