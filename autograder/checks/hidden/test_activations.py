@@ -7,6 +7,7 @@ so every case is graded, weighted and named as a check of its own task."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -337,10 +338,17 @@ def test_binary_cross_entropy_finite_at_0_and_1(student):
                          hint="clamp the probabilities to [1e-7, 1 - 1e-7] before taking logs")
 
 
+@st.composite
+def _classification_of(draw, dtype, min_value, max_value):
+    """(logits of shape (batch, classes), labels of shape (batch,))."""
+    batch, classes = draw(st.integers(min_value=1, max_value=8)), draw(st.integers(min_value=2, max_value=7))
+    return (draw(float_tensors((batch, classes), dtype=dtype, min_value=min_value, max_value=max_value)),
+            draw(int_tensors((batch,), 0, classes - 1)))
+
+
+@functools.lru_cache(maxsize=None)
 def _classification(dtype, min_value=-20.0, max_value=20.0):
-    return st.tuples(st.integers(min_value=1, max_value=8), st.integers(min_value=2, max_value=7)).flatmap(
-        lambda bk: st.tuples(float_tensors(bk, dtype=dtype, min_value=min_value, max_value=max_value),
-                             int_tensors((bk[0],), 0, bk[1] - 1)))
+    return _classification_of(dtype, min_value, max_value)   # one strategy object per request
 
 
 @pytest.mark.task(f"{M}.cross_entropy")
