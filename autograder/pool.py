@@ -11,14 +11,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 from .pipeline import Grader, failure_result
 from .results import Isolation, StudentResult
 from .sandbox.zygotes import SandboxFault, Zygote, retire
 from .submissions import Submission
 
-__all__ = ["Job", "grade_locally", "slot_cpus"]
+__all__ = ["Job", "grade_locally", "in_process_slot", "slot_cpus"]
 
 Job = tuple[Submission, tuple[str, ...]]      # a student and the modules to grade for them
 
@@ -62,6 +63,26 @@ def worker_threads(processes: int, cpus: list[int] | None) -> int:
     return 1 if cpus else max(1, len(os.sched_getaffinity(0)) // processes)
 
 
+@contextmanager
+def in_process_slot(zygote: Zygote) -> Iterator[None]:
+    """Grade in this process as one slot: this process and ``zygote`` on one core (see
+    :func:`slot_cpus`) while inside, and on the cores they had again afterwards (this
+    process goes on after grading)."""
+    cpus = slot_cpus(1)
+    affinity = os.sched_getaffinity(0)
+    if cpus:
+        _pin(cpus[0], zygote)
+    try:
+        yield
+    finally:
+        try:
+            os.sched_setaffinity(0, affinity)
+        except OSError:
+            pass
+        if cpus:
+            _place_zygote(zygote, affinity)
+
+
 def _pin(cpu: int, zygote: Zygote) -> None:
     """This process and the zygote (so every worker it forks from now on) on ``cpu``."""
     try:
@@ -97,16 +118,9 @@ def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygot
     try:
         if processes == 1:
             grader = Grader(options, configs, data, threads, zygote=zygotes[0])
-            affinity = os.sched_getaffinity(0)
-            if cpus:
-                _pin(cpus[0], grader.zygote)
-            try:
+            with in_process_slot(grader.zygote):
                 for job in jobs:
                     collect(grader.grade(*job))
-            finally:
-                os.sched_setaffinity(0, affinity)   # this process goes on after grading
-                if cpus:
-                    _place_zygote(grader.zygote, affinity)
             reusable = True
         else:
             for zygote in zygotes:

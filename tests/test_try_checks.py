@@ -124,3 +124,27 @@ def test_a_selection_of_nothing_exits_2_and_names_checks(tmp_path):
     result = _run("try-checks", str(folder), "-k", "no_check_is_called_this")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "selects none of the" in result.stderr and "test_activation_matches_reference[sigmoid]" in result.stderr
+
+
+def test_try_checks_grades_on_one_core_and_gives_the_cores_back(tmp_path, monkeypatch):
+    # As grade pins its one slot: the round trips to the worker stay on one core (3-4x
+    # faster than across cores); afterwards the process has the cores it had.
+    import os
+
+    from autograder import pipeline
+    from autograder.try_checks import try_checks
+
+    seen = []
+    grade = pipeline.Grader.grade
+
+    def spy(self, *args, **kwargs):
+        seen.append(os.sched_getaffinity(0))
+        return grade(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.Grader, "grade", spy)
+    before = os.sched_getaffinity(0)
+    result = try_checks(_submission(tmp_path, ROOT / "solutions" / "activations.py"), ("activations",),
+                        "relu_known_values")
+    assert result.checks and all(c.outcome.value == "passed" for c in result.checks)
+    assert seen == [before if len(before) == 1 else {min(before)}]
+    assert os.sched_getaffinity(0) == before
