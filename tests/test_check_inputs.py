@@ -56,6 +56,8 @@ def test_a_repeated_request_for_the_same_inputs_gets_the_same_strategy_object():
     assert int_tensors((5,), 0, 9) is int_tensors((5,), 0, 9)
     assert tensors_of((2, 2), torch.int64) is tensors_of((2, 2), torch.int64)
     assert sampled((None, torch.float32)) is sampled((None, torch.float32))
+    assert sampled((True, False)) is not sampled((1, 0))      # equal tuples, other values
+    assert sampled((True, False)).elements == (True, False)
 
 
 def test_grading_still_seeds_the_random_module_for_every_example():

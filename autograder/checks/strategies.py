@@ -45,10 +45,16 @@ def dtypes() -> st.SearchStrategy[torch.dtype]:
     return _DTYPES
 
 
-@functools.lru_cache(maxsize=1024)
 def sampled(values: tuple) -> st.SearchStrategy:
     """``st.sampled_from(values)``, one object per tuple of values (hypothesis makes a new
     one per call, which a check that draws it per example would build and validate anew)."""
+    values = tuple(values)
+    # The types are part of the key: (1, 0) == (True, False), but they draw other values.
+    return _sampled(values, tuple(type(v) for v in values))
+
+
+@functools.lru_cache(maxsize=1024)
+def _sampled(values: tuple, types: tuple) -> st.SearchStrategy:
     return st.sampled_from(values)
 
 
