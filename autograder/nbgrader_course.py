@@ -49,6 +49,7 @@ from typing import Mapping
 
 from .course import ASSIGNMENTS, MODULES, assignment_for
 from .errors import AutograderError
+from .notebook_code import import_nbformat
 from .release.public_cells import check_grade_id
 from .reports.atomic import atomic_write_text, check_plain_name, replace_dir_atomically
 from .results import AssignmentResult, ClassResult, StudentResult
@@ -174,7 +175,7 @@ def _register(gradebook, module: str, notebook_text: str, db_url: str) -> None:
                                         LockCells, SaveCells)
 
     gradebook.update_or_create_assignment(module)
-    import nbformat   # here, not at import time: it costs seconds
+    nbformat = import_nbformat()   # here, not at import time: it costs time
     notebook = nbformat.reads(notebook_text, as_version=4)
     resources = {"nbgrader": {"notebook": module, "assignment": module, "db_url": db_url}}
     try:
@@ -234,7 +235,7 @@ def _check_replaceable(gradebook, module: str, notebook_text: str) -> None:
         return
     if not registered.submissions:
         return
-    import nbformat   # here, not at import time: it costs seconds
+    nbformat = import_nbformat()   # here, not at import time: it costs time
     cells = [c for c in nbformat.reads(notebook_text, as_version=4).cells if "nbgrader" in c.metadata]
     new = {
         "grade": {c.metadata.nbgrader["grade_id"] for c in cells if utils.is_grade(c)},

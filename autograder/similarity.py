@@ -275,8 +275,7 @@ def _notebook_starter(data: bytes, module: str) -> str | None:
     from . import notebook_code
 
     try:
-        import nbformat
-
+        nbformat = notebook_code.import_nbformat()
         notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
         for cell in notebook.cells:
             if cell.get("cell_type") == "code":

@@ -6,6 +6,8 @@
   run whose students may import it: mnist_cnn is graded, or a graded file names it.
 - ``autograder check`` preloads it only for a file that imports it, itself or through a
   module of the student's beside it.
+- nbformat is imported without the IRI grammar jsonschema would build (1.5 s), and still
+  refuses a notebook that breaks its schema.
 """
 
 from __future__ import annotations
@@ -133,3 +135,28 @@ def test_a_workers_first_gradient_check_imports_nothing_the_zygote_did_not(tmp_p
     finally:
         worker.kill()
         zygote.close()
+
+
+_NBFORMAT = r'''
+import sys
+from autograder.notebook_code import import_nbformat
+nbformat = import_nbformat()
+print("grammar" if "rfc3987_syntax" in sys.modules else "lean")
+try:
+    nbformat.reads('{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', as_version=4)
+    print("accepted")
+except nbformat.ValidationError:
+    print("refused")
+good = nbformat.reads('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', as_version=4)
+print(len(good.cells))
+import importlib.util
+if importlib.util.find_spec("rfc3987_syntax") is not None:   # installed with nbconvert's dependencies
+    import rfc3987_syntax  # noqa: F401  (whoever wants it later still can)
+print("importable")
+'''
+
+
+def test_nbformat_is_imported_without_the_iri_grammar_and_still_validates():
+    result = subprocess.run([sys.executable, "-c", _NBFORMAT], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["lean", "refused", "0", "importable"]
