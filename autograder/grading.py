@@ -382,7 +382,7 @@ def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions
     """Grade ``jobs`` on the local pool or on Dask, calling ``collect`` for each result.
     ``cache``: a JSON file of results computed once per key (the reference's MNIST result).
     ``torchvision``: may a worker import torchvision (mnist_cnn is graded, or a graded file
-    names it)? Only then do the local zygotes preload it (its import takes seconds).
+    names it)? Only then does the local zygote preload it (its import takes seconds).
     ``notebooks``: the modules some student hands in as a notebook."""
     if options.scheduler is not None:
         from .cluster import grade_on_dask   # the Dask path: graders live on Dask workers
@@ -394,26 +394,26 @@ def _grade(jobs: list[tuple[Submission, tuple[str, ...]]], options: GradeOptions
     from .sandbox.zygotes import needs_optimizers, zygotes_for
 
     processes = min(options.workers, len(jobs))
-    # The zygotes start first, before this process imports PyTorch: each imports it
-    # (seconds) while this process does the same, warms up and prepares the data; the
-    # grading processes forked by the pool adopt one each.
-    zygotes = zygotes_for(processes, optimizers=needs_optimizers(options.modules), torchvision=torchvision)
+    # The zygote starts first, before this process imports PyTorch: it imports it
+    # (seconds) while this process does the same, warms up and prepares the data. One
+    # zygote serves every slot: N zygotes would import PyTorch side by side, N times
+    # slower on a machine with few cores, and hold N copies of it.
+    (zygote,) = zygotes_for(1, optimizers=needs_optimizers(options.modules), torchvision=torchvision)
     try:
         from .pipeline import warm_up
         from .pool import grade_locally
 
         warm_up(options.modules)
         if notebooks and processes > 1:
-            # Each forked grading process would import nbformat (2-3 s) at its first notebook.
+            # Each forked grading process would import nbformat and build its validator at its first notebook.
             from .notebook_code import warm_up as warm_up_notebooks
 
             warm_up_notebooks(notebooks)
         data = prepare_data(options, configs, cache) if needs_mnist else {}
     except BaseException:
-        for zygote in zygotes:
-            zygote.close()
+        zygote.close()
         raise
-    grade_locally(jobs, options, configs, data, zygotes, collect)
+    grade_locally(jobs, options, configs, data, zygote, processes, collect)
 
 
 def __getattr__(name: str):

@@ -2,8 +2,10 @@
 
 ``grade_locally`` grades a list of jobs (a submission and the modules to grade for it) in
 this process (one slot) or in forked grading processes, calling ``collect`` in this
-process for each result as it arrives. The zygotes are started by the caller before its
-own start-up work, so that they import PyTorch meanwhile; each grading process adopts one.
+process for each result as it arrives. The zygote is started by the caller before its
+own start-up work, so that it imports PyTorch meanwhile; it serves every slot (each
+grading process forks its workers through a channel of its own), so N slots start as
+fast as one and share one copy of PyTorch's memory.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Callable, Iterator, Sequence
 
 from .pipeline import Grader, failure_result
 from .results import Isolation, StudentResult
-from .sandbox.zygotes import SandboxFault, Zygote, retire
+from .sandbox.zygotes import SandboxFault, Zygote, ZygoteGone, retire
 from .submissions import Submission
 
-__all__ = ["Job", "grade_locally", "in_process_slot", "slot_cpus"]
+__all__ = ["Job", "current_cpu", "grade_locally", "in_process_slot", "slot_cpus"]
 
 Job = tuple[Submission, tuple[str, ...]]      # a student and the modules to grade for them
 
@@ -27,18 +29,21 @@ _grader: Grader | None = None
 
 
 def _init_process(options, configs: dict, data: dict, threads: int, zygotes: list[Zygote],
-                  cpus: list[int] | None, taken: "multiprocessing.sharedctypes.Synchronized") -> None:
-    """In a new grading process: adopt one of the zygotes the parent started (a process
-    that replaces a dead one starts its own), release this process's copies of the others,
-    and take this slot's core when slots are pinned (see :func:`slot_cpus`)."""
+                  cpus: list[int] | None, taken: "multiprocessing.sharedctypes.Synchronized",
+                  shared: Zygote | None = None) -> None:
+    """In a new grading process: adopt one of ``zygotes`` (the channels the parent opened
+    to its zygote, one per slot; a process that replaces a dead one starts a zygote of its
+    own), release this process's copies of the others and of ``shared`` (the zygote behind
+    them, which the parent owns), and take this slot's core when slots are pinned (see
+    :func:`slot_cpus`)."""
     global _grader
     with taken.get_lock():
         index = taken.value
         taken.value += 1
-    for i, zygote in enumerate(zygotes):
-        if i != index:
-            zygote.release()
     zygote = zygotes[index] if index < len(zygotes) else None
+    others = {id(z): z for z in (*zygotes, shared) if z is not None and z is not zygote}
+    for other in others.values():
+        other.release()
     _grader = Grader(options, configs, data, threads, zygote=zygote)
     if cpus:
         _pin(cpus[index % len(cpus)], _grader.zygote)
@@ -52,9 +57,31 @@ def slot_cpus(processes: int) -> list[int] | None:
     slot a core of its own keeps a slot's round trips on one core (waking a process on
     another core is slow, most of all in a virtual machine) and keeps slots from
     competing for cores, which also makes the wall-clock limits of student code fairer.
+
+    One slot takes the core this process is running on (the first core when that cannot
+    be read): graders that run side by side on one machine (two runs, a test suite in
+    parallel) then each keep the core the scheduler gave them, instead of all sharing the
+    first one.
     """
     cpus = sorted(os.sched_getaffinity(0))
-    return cpus[:processes] if processes <= len(cpus) else None
+    if processes > len(cpus):
+        return None
+    if processes == 1:
+        here = current_cpu()
+        return [here if here in cpus else cpus[0]]
+    return cpus[:processes]
+
+
+def current_cpu() -> int | None:
+    """The core the calling thread last ran on (field 39 of ``/proc/thread-self/stat``),
+    or None where that cannot be read."""
+    try:
+        with open("/proc/thread-self/stat") as handle:
+            stat = handle.read()
+        # Fields after "pid (comm)": the first is field 3, so field 39 is the 37th.
+        return int(stat.rsplit(")", 1)[1].split()[36])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def worker_threads(processes: int, cpus: list[int] | None) -> int:
@@ -65,9 +92,9 @@ def worker_threads(processes: int, cpus: list[int] | None) -> int:
 
 @contextmanager
 def in_process_slot(zygote: Zygote) -> Iterator[None]:
-    """Grade in this process as one slot: this process and ``zygote`` on one core (see
-    :func:`slot_cpus`) while inside, and on the cores they had again afterwards (this
-    process goes on after grading)."""
+    """Grade in this process as one slot: this process and the workers ``zygote`` forks on
+    one core (see :func:`slot_cpus`) while inside, and on the cores they had again
+    afterwards (this process goes on after grading)."""
     cpus = slot_cpus(1)
     affinity = os.sched_getaffinity(0)
     if cpus:
@@ -79,25 +106,16 @@ def in_process_slot(zygote: Zygote) -> Iterator[None]:
             os.sched_setaffinity(0, affinity)
         except OSError:
             pass
-        if cpus:
-            _place_zygote(zygote, affinity)
+        zygote.cpus = None
 
 
 def _pin(cpu: int, zygote: Zygote) -> None:
-    """This process and the zygote (so every worker it forks from now on) on ``cpu``."""
+    """This process, and every worker ``zygote`` forks from now on, on ``cpu``."""
     try:
         os.sched_setaffinity(0, {cpu})
     except OSError:
         return     # an optimisation only: a container may forbid it
-    _place_zygote(zygote, {cpu})
-
-
-def _place_zygote(zygote: Zygote, cpus: set[int]) -> None:
-    """The zygote (and the workers it forks from now on) on ``cpus``."""
-    try:
-        os.sched_setaffinity(zygote.process.pid, cpus)
-    except OSError:
-        pass
+    zygote.cpus = (cpu,)
 
 
 def _grade_in_process(job: Job) -> StudentResult:
@@ -105,42 +123,51 @@ def _grade_in_process(job: Job) -> StudentResult:
     return _grader.grade(*job)
 
 
-def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygotes: list[Zygote],
+def grade_locally(jobs: Sequence[Job], options, configs: dict, data: dict, zygote: Zygote, processes: int,
                   collect: Callable[[StudentResult], None]) -> None:
-    """Grade ``jobs`` with ``len(zygotes)`` slots (one process per slot; one slot grades
-    in this process). When this returns, the zygotes are kept for a later run in this
-    process (:func:`autograder.sandbox.zygotes.zygotes_for`) if grading went as planned,
-    and closed otherwise."""
-    processes = len(zygotes)
+    """Grade ``jobs`` with ``processes`` slots (one slot grades in this process; more are
+    forked grading processes, each forking its workers from ``zygote`` through a channel
+    of its own), calling ``collect`` for each result. When this returns, the zygote is
+    kept for a later run in this process (:func:`autograder.sandbox.zygotes.zygotes_for`)
+    if grading went as planned, and closed otherwise."""
     cpus = slot_cpus(processes)
     threads = worker_threads(processes, cpus)
     reusable = False
     try:
         if processes == 1:
-            grader = Grader(options, configs, data, threads, zygote=zygotes[0])
+            grader = Grader(options, configs, data, threads, zygote=zygote)
             with in_process_slot(grader.zygote):
                 for job in jobs:
                     collect(grader.grade(*job))
             reusable = True
         else:
-            for zygote in zygotes:
-                # Read the zygote's "ready" here, not in the grading process that adopts it, so
-                # that this process's view of it stays true for a later run (zygotes_for). The
-                # grading processes would wait for it at their first student anyway.
-                try:
-                    zygote.wait_ready()
-                except (OSError, SandboxFault):
-                    pass      # the grading process that adopts it reports the failure
-            # A grading process that died may have left a fork request half answered.
-            reusable = _grade_in_pool(list(jobs), processes, (options, configs, data, threads, zygotes, cpus),
-                                      collect)
-            for zygote in zygotes:
-                _place_zygote(zygote, os.sched_getaffinity(0))
+            channels = _channels(zygote, processes)
+            try:
+                reusable = _grade_in_pool(list(jobs), processes,
+                                          (options, configs, data, threads, channels, cpus), zygote, collect)
+            finally:
+                for channel in channels:
+                    if channel is not zygote:
+                        channel.close()
     finally:
-        retire(zygotes, reusable)
+        retire([zygote], reusable)
 
 
-def _grade_in_pool(jobs: list[Job], processes: int, initargs: tuple,
+def _channels(zygote: Zygote, count: int) -> list[Zygote]:
+    """One channel to ``zygote`` per slot. When there is no zygote to open them to (it
+    failed to start, or died), every slot gets ``zygote`` itself, dead: each grading
+    process then starts a zygote of its own at its first worker, or reports the failure."""
+    try:
+        return [zygote.channel() for _ in range(count)]
+    except (OSError, SandboxFault, ZygoteGone):
+        try:
+            zygote.process.kill()       # it must not answer two processes on one connection
+        except OSError:
+            pass
+        return [zygote] * count
+
+
+def _grade_in_pool(jobs: list[Job], processes: int, initargs: tuple, shared: Zygote,
                    collect: Callable[[StudentResult], None]) -> bool:
     """Grade in ``processes`` forked grading processes, collecting results as they come;
     True when no grading process died.
@@ -158,7 +185,8 @@ def _grade_in_pool(jobs: list[Job], processes: int, initargs: tuple,
     taken = ctx.Value("i", 0)
 
     def pool(size: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_process, initargs=(*initargs, taken))
+        return ProcessPoolExecutor(size, mp_context=ctx, initializer=_init_process,
+                                   initargs=(*initargs, taken, shared))
 
     broken: list[Job] = []
     executor = pool(processes)

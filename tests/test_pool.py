@@ -1,5 +1,6 @@
-"""The grading pool: zygotes start in the parent, before the data is prepared, and each
-grading process adopts one (a process that replaces a dead one starts its own); each slot
+"""The grading pool: one zygote starts in the parent, before the data is prepared, and
+every grading process forks its workers from it through a channel of its own (a process
+that replaces a dead one starts its own zygote); each slot
 takes a core of its own when there are enough; a grading process that dies neither hangs
 the batch nor costs another student a grade."""
 
@@ -22,7 +23,7 @@ from autograder.sandbox.client import Worker, WorkerSettings, Zygote
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_grading_processes_adopt_the_zygotes_the_parent_started(tmp_path, monkeypatch):
+def test_grading_processes_fork_from_the_one_zygote_the_parent_started(tmp_path, monkeypatch):
     log = tmp_path / "zygotes.log"
 
     class LoggedZygote(Zygote):
@@ -39,7 +40,7 @@ def test_grading_processes_adopt_the_zygotes_the_parent_started(tmp_path, monkey
         shutil.copytree(ROOT / "examples" / "submissions" / student, subs / student)
     result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2))
     assert {s.student: s.points for s in result.students} == {"partial": 100.0, "reference": 100.0, "template": 0.0}
-    assert log.read_text().split() == [str(os.getpid())] * 2
+    assert log.read_text().split() == [str(os.getpid())]     # one zygote for both slots
 
 
 def test_a_later_run_in_the_same_process_reuses_the_idle_zygotes(tmp_path, monkeypatch):
@@ -61,13 +62,13 @@ def test_a_later_run_in_the_same_process_reuses_the_idle_zygotes(tmp_path, monke
     for run, workers in enumerate((2, 1, 2)):
         result = grade_submissions(subs, tmp_path / f"out{run}", GradeOptions(modules=("tensors",), workers=workers))
         assert {s.student: s.points for s in result.students} == grades
-    assert len(started) == 2
-    assert all(z.alive() for z in zygotes._SPARES) and len(zygotes._SPARES) == 2
+    assert len(started) == 1                     # one zygote served every run, -j 1 and -j 2
+    assert all(z.alive() for z in zygotes._SPARES) and zygotes._SPARES == started
     started[0].process.kill()                    # a zygote this test started, dead while idle
     started[0].process.wait(timeout=10)
     result = grade_submissions(subs, tmp_path / "out3", GradeOptions(modules=("tensors",), workers=2))
     assert {s.student: s.points for s in result.students} == grades
-    assert len(started) == 3 and not started[0].alive()
+    assert len(started) == 2 and not started[0].alive()
     zygotes.close_spares()
     assert not any(z.alive() for z in started)
 
@@ -190,9 +191,23 @@ def test_students_caught_in_a_dying_pool_are_graded_again(tmp_path, monkeypatch)
 
 def test_each_slot_gets_a_core_of_its_own_when_there_are_enough(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3, 1, 2})
-    assert pool.slot_cpus(1) == [1]
+    monkeypatch.setattr(pool, "current_cpu", lambda: 2)
+    assert pool.slot_cpus(1) == [2]           # one slot: the core this process is on
     assert pool.slot_cpus(3) == [1, 2, 3]
     assert pool.slot_cpus(4) is None          # more slots than cores: nobody is pinned
+    for unusable in (None, 0):                # unreadable, or a core outside the affinity
+        monkeypatch.setattr(pool, "current_cpu", lambda: unusable)
+        assert pool.slot_cpus(1) == [1]
+
+
+def test_the_current_cpu_is_the_one_this_thread_is_pinned_to():
+    before = os.sched_getaffinity(0)
+    try:
+        for cpu in sorted(before):
+            os.sched_setaffinity(0, {cpu})
+            assert pool.current_cpu() == cpu
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def test_in_process_grading_gives_the_cores_back(tmp_path):

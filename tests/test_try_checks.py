@@ -146,5 +146,5 @@ def test_try_checks_grades_on_one_core_and_gives_the_cores_back(tmp_path, monkey
     result = try_checks(_submission(tmp_path, ROOT / "solutions" / "activations.py"), ("activations",),
                         "relu_known_values")
     assert result.checks and all(c.outcome.value == "passed" for c in result.checks)
-    assert seen == [before if len(before) == 1 else {min(before)}]
+    assert len(seen) == 1 and len(seen[0]) == 1 and seen[0] <= before
     assert os.sched_getaffinity(0) == before

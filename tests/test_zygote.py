@@ -38,6 +38,8 @@ def bad_alloc():
 def sleep(seconds):
     time.sleep(seconds)
     return seconds
+def cores():
+    return sorted(os.sched_getaffinity(0))
 def forge_status():
     # Try to write a status of our own to every pipe we hold, then crash.
     for fd in range(64):
@@ -168,6 +170,50 @@ def test_a_dead_zygote_is_restarted_for_the_next_worker(tmp_path):
         second.kill()
     finally:
         zygote.close()
+
+
+def test_channels_fork_from_one_zygote_on_the_cores_they_ask_for_and_outlive_nothing(tmp_path):
+    """Every slot of a run forks its workers through a channel of its own to one zygote:
+    a worker asks for its slot's core; closing a channel leaves the zygote serving the
+    others; when the zygote dies, a channel's next worker comes from a new zygote of the
+    channel's own; closing the first control connection ends the zygote."""
+    zygote = Zygote()
+    try:
+        first, second = zygote.channel(), zygote.channel()
+        assert first.process is second.process is zygote.process
+        cpus = sorted(os.sched_getaffinity(0))
+        first.cpus = (cpus[-1],)
+        probe = _worker(first, tmp_path / "a")
+        try:
+            assert probe.call("tensors.cores") == [cpus[-1]]
+        finally:
+            probe.kill()
+        first.close()
+        assert zygote.alive()                  # a channel closed: the zygote serves the others
+        other = _worker(second, tmp_path / "b")
+        try:
+            assert other.call("tensors.sleep", 0) == 0
+            assert other.call("tensors.cores") == sorted(os.sched_getaffinity(0))   # no core asked for
+        finally:
+            other.kill()
+        zygote.process.kill()                  # the zygote this test started
+        zygote.process.wait(timeout=10)
+        again = _worker(second, tmp_path / "c")
+        try:
+            assert again.call("tensors.sleep", 0) == 0
+            assert second.restarts == 1 and second.process is not zygote.process and second.alive()
+            assert second.channel_of is None   # its new zygote is its own
+        finally:
+            again.kill()
+            second.close()
+        assert not second.alive()              # closing its own zygote reaps it
+    finally:
+        zygote.close()
+    lonely = Zygote()
+    channel = lonely.channel()
+    lonely.close()                             # the first connection: the zygote exits
+    assert not lonely.alive()
+    channel.close()
 
 
 def test_a_zygote_that_cannot_restart_is_a_grader_error_fast(tmp_path, monkeypatch):

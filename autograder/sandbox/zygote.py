@@ -6,11 +6,13 @@ imports torch and NumPy (about 3 s, paid once), torchvision unless ``--no-torchv
 (3.5 s more: it imports ``torch._dynamo``), makes the stock optimizers skip their
 ``torch._dynamo`` import (:mod:`.eager_optim`) and, unless ``--no-optimizers``, builds one
 to warm what a first optimizer touches; never the solutions or the checks. It then answers spawn
-requests: a JSON line with the worker's settings, plus three file descriptors (the
-worker's end of the bridge socket, the write end of its output pipe, the write end of
-its status pipe). For each it forks a monitor, which forks the worker; the worker
-confines itself (``confine``) and serves the bridge (``worker``). The zygote replies
-with the monitor's pid. It exits when the control socket closes.
+requests: a JSON line with the worker's settings (``"cpus"``: the cores it is to run on),
+plus three file descriptors (the worker's end of the bridge socket, the write end of its
+output pipe, the write end of its status pipe). For each it forks a monitor, which forks
+the worker; the worker confines itself (``confine``) and serves the bridge (``worker``).
+The zygote replies with the monitor's pid. Requests also come on channels, further control
+connections opened through the first (:func:`serve`). It exits when the control socket
+closes.
 
 The monitor reports how the worker ended, like CPython's forkserver: when the worker is
 reaped it writes one JSON line to the status pipe, ``{"code": N}`` (it exited) or
@@ -128,6 +130,13 @@ def _run_worker(request: dict, bridge_fd: int, output_fd: int, status_fd: int | 
     except OSError:
         counter_fd = None
     _close_other_fds({bridge_fd} | {fd for fd in (status_fd, counter_fd) if fd is not None})
+    if request.get("cpus"):
+        # The grading slot's core (one zygote serves every slot): the worker, forked below,
+        # inherits it, so its round trips with the slot's grading process stay on one core.
+        try:
+            os.sched_setaffinity(0, request["cpus"])
+        except (OSError, ValueError):
+            pass        # an optimisation only: a container may forbid it
     oom_before = _oom_kills(counter_fd)
     bridge = socket.socket(fileno=bridge_fd)
     state = confine.Confinement()
@@ -226,28 +235,53 @@ def main() -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # children are reaped by the kernel
     oom_counter = oom_counter_file()
     control.sendall(b'{"ready": true}\n')
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 65536, 3)
-        except OSError:
-            break
-        if not message:
-            break
-        request = json.loads(message)
-        request["oom_counter"] = oom_counter
-        pid = os.fork()
-        if pid == 0:
-            try:
-                control.close()
-                _run_worker(request, fds[0], fds[1], fds[2] if len(fds) > 2 else None)
-            finally:
-                os._exit(0)
-        for fd in fds:
-            os.close(fd)
-        control.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    serve(control, oom_counter)
     # The grader is done with us. Nothing needs finalising, and an orderly interpreter
     # shutdown with torch loaded takes about a second, which the grader would wait for.
     os._exit(0)
+
+
+def serve(control: socket.socket, oom_counter: str | None) -> None:
+    """Answer requests until ``control`` closes: on ``control`` and on every channel opened
+    through it (``{"op": "channel"}`` with one descriptor, the zygote's end of a new control
+    connection: one per grading process, so that all the slots of a run fork their workers
+    from this one preloaded interpreter). A channel that closes is dropped; when
+    ``control`` closes, the zygote is done."""
+    import select
+
+    controls = [control]
+    while True:
+        readable, _, _ = select.select(controls, [], [])
+        for sock in readable:
+            try:
+                message, fds, _, _ = socket.recv_fds(sock, 65536, 3)
+            except OSError:
+                message, fds = b"", []
+            if not message:
+                for fd in fds:
+                    os.close(fd)
+                if sock is control:
+                    return
+                controls.remove(sock)
+                sock.close()
+                continue
+            request = json.loads(message)
+            if request.get("op") == "channel":
+                controls.append(socket.socket(fileno=fds[0]))
+                sock.sendall(b'{"ok": true}\n')
+                continue
+            request["oom_counter"] = oom_counter
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    for other in controls:
+                        other.close()
+                    _run_worker(request, fds[0], fds[1], fds[2] if len(fds) > 2 else None)
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,9 @@ class Zygote:
         self._lock = threading.Lock()
         self.restarts = 0
         self.failure: str | None = None      # why a restart failed: no further attempts
+        # The cores the workers forked from now on run on (a grading slot's core), or None.
+        self.cpus: tuple[int, ...] | None = None
+        self.channel_of: Zygote | None = None  # the handle this channel was opened through
         self._spawn()
 
     def _spawn(self) -> None:
@@ -132,6 +135,8 @@ class Zygote:
             if self.failure is not None:
                 raise SandboxFault(self.failure)
             self.wait_ready()
+            if self.cpus:
+                request = {**request, "cpus": list(self.cpus)}
             try:
                 socket.send_fds(self.control, [json.dumps(request).encode()], fds)
                 line = self._readline()
@@ -140,6 +145,40 @@ class Zygote:
         if not line:
             raise ZygoteGone("the control connection closed")
         return int(json.loads(line)["pid"])
+
+    def channel(self) -> "Zygote":
+        """A new handle on this zygote with a control connection of its own (waits until it
+        is ready). Each grading process of a run forks its workers through one: one zygote
+        serves every slot, so a run imports PyTorch once, holds one copy of it in memory,
+        and starts as fast with N slots as with one.
+
+        A channel behaves as a zygote of its own process: when the zygote dies, the next
+        worker start through the channel replaces it with a new zygote owned by the
+        channel's process (:meth:`restart`). Closing a channel leaves the zygote running.
+        Raises :class:`ZygoteGone` or :class:`SandboxFault` when the zygote is not there."""
+        with self._lock:
+            if self.failure is not None:
+                raise SandboxFault(self.failure)
+            self.wait_ready()
+            ours, theirs = socket.socketpair()
+            try:
+                socket.send_fds(self.control, [b'{"op": "channel"}'], [theirs.fileno()])
+                line = self._readline()
+            except OSError as exc:
+                ours.close()
+                raise ZygoteGone(str(exc)) from None
+            finally:
+                theirs.close()
+        if not line:
+            ours.close()
+            raise ZygoteGone("the control connection closed")
+        handle = object.__new__(type(self))      # not __init__: that would start a process
+        handle.__dict__.update(start_timeout_s=self.start_timeout_s, optimizers=self.optimizers,
+                               torchvision=self.torchvision, _lock=threading.Lock(), restarts=0, failure=None,
+                               cpus=None, channel_of=self, process=self.process, control=ours,
+                               started=self.started, startup_s=self.startup_s)
+        ours.settimeout(30)
+        return handle
 
     def restart(self, why: str) -> None:
         """Replace a zygote that died with a new one (and wait until it is ready).
@@ -163,6 +202,7 @@ class Zygote:
             except OSError:
                 pass
             self.restarts += 1
+            self.channel_of = None           # the new zygote is this handle's own
             try:
                 self._spawn()
                 self.wait_ready()
@@ -178,19 +218,24 @@ class Zygote:
         """Forget this zygote in a forked process that will not use it: close this process's
         copies of its pipes; the zygote keeps serving the process that owns it."""
         self.control.close()
-        if self.process.stderr is not None:
+        if self.channel_of is None and self.process.stderr is not None:
             self.process.stderr.close()
 
     def close(self) -> None:
-        """Stop the zygote (it exits when its control socket closes) and reap it."""
+        """Stop the zygote (it exits when its control socket closes) and reap it; for a
+        channel, close the channel only."""
         try:
             self.control.close()
         finally:
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            if self.channel_of is None:
+                self._reap()
+
+    def _reap(self) -> None:
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 # -- zygotes kept between runs ------------------------------------------------------------
