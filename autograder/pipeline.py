@@ -9,8 +9,9 @@ thing to it:
 4. ``assemble``           each module's result: checks, static rules, the not-submitted rule;
 5. ``annotate_notebooks`` what a notebook's grading left out, and where its lines came from.
 
-:class:`Grader` runs the steps for one student at a time with its own zygote; the local
-pool (``autograder.pool``) and the Dask workers (``autograder.cluster``) each hold one.
+:class:`Grader` runs the steps for one student at a time, forking its workers from a zygote
+(or a channel to one): each slot of the local pool (``autograder.pool``) and each Dask
+worker (``autograder.cluster``) holds one.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
     from .sandbox.client import Zygote
 
     # The zygote preloads PyTorch in its own process while this one collects the checks
-    # (as ``grade`` starts its zygotes first); closed again if the selection is unusable.
+    # (as ``grade`` starts its zygote first); closed again if the selection is unusable.
     # torchvision (seconds to import) only as grade would preload it: for mnist_cnn, or when
     # a file that grading reads names it.
     named = graded_files(Submission(folder.resolve().name, folder, nbgrader=_nbgrader_layout(folder, chosen)))

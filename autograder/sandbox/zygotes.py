@@ -1,7 +1,9 @@
 """The zygote's handle in the grader, and the zygotes a program keeps between runs.
 
-Nothing here imports PyTorch, so a grading run starts its zygotes first, before its own
-(seconds long) imports: both import PyTorch at the same time, on different cores.
+Nothing here imports PyTorch, so a grading run starts its zygote first, before its own
+(seconds long) imports: both import PyTorch at the same time, on different cores. One
+zygote serves every slot of a local run: each grading process forks its workers through
+a channel of its own (:meth:`Zygote.channel`).
 
 A run asks :func:`zygotes_for` for its zygotes: idle ones of an earlier run in this
 process first (a test suite, a notebook or a service that grades several times pays
