@@ -43,6 +43,37 @@ def test_grading_processes_fork_from_the_one_zygote_the_parent_started(tmp_path,
     assert log.read_text().split() == [str(os.getpid())]     # one zygote for both slots
 
 
+def test_when_no_channel_can_be_opened_each_grading_process_starts_its_own_zygote(tmp_path, monkeypatch):
+    """The parent's zygote died before the pool could open its channels: the grades are
+    the same, each grading process forking from a zygote of its own."""
+    zygotes.close_spares()
+
+    def gone(self):
+        self.wait_ready()
+        self.process.kill()                   # the zygote this test's run started
+        self.process.wait(timeout=10)
+        raise zygotes.ZygoteGone("the control connection closed")
+
+    log = tmp_path / "spawns.log"
+    spawn = zygotes.Zygote._spawn
+
+    def logged_spawn(self):
+        spawn(self)
+        with open(log, "a") as f:             # appended from whichever process starts one
+            f.write(f"{os.getpid()}\n")
+
+    monkeypatch.setattr(zygotes.Zygote, "channel", gone)
+    monkeypatch.setattr(zygotes.Zygote, "_spawn", logged_spawn)
+    subs = _class(tmp_path, {"reference": "reference", "template": "template", "partial": "partial"})
+    result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2))
+    assert {s.student: s.points for s in result.students} == {"partial": 100.0, "reference": 100.0, "template": 0.0}
+    assert result.run.grader_errors == ()
+    spawned = log.read_text().split()
+    assert spawned[0] == str(os.getpid()) and len(spawned) == 3
+    assert len(set(spawned[1:]) - {str(os.getpid())}) == 2    # one new zygote in each grading process
+    assert zygotes._SPARES == []              # the dead one is not kept for a later run
+
+
 def test_a_later_run_in_the_same_process_reuses_the_idle_zygotes(tmp_path, monkeypatch):
     """The zygotes of a run that went as planned fork the next run's workers; one that
     died while idle is replaced by a new one, and the grades are the same."""
