@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from . import notebook_code
-from .checks.plugin import HIDDEN_DIR, GradingContext, Student, run_checks as run_plugin
+from .checks.plugin import HIDDEN_DIR, GradingContext, Student, preload_checks, run_checks as run_plugin
 from .config import AssignmentConfig
 from .course import assignment_for
 from .results import AssignmentResult, CheckResult, Isolation, Outcome, StudentResult, TaskResult
@@ -68,7 +69,8 @@ def warm_up(modules: Iterable[str] = OPTIMIZING_MODULES) -> None:
     grading processes safely. When ``modules`` include one of ``OPTIMIZING_MODULES``,
     builds an optimizer once (the lazy work of a first optimizer: here, while the zygote
     starts, not in the first student's checks). The stock optimizers skip their import of
-    ``torch._dynamo`` (2.5 s; :mod:`autograder.sandbox.eager_optim`) in every run.
+    ``torch._dynamo`` (2.5 s; :mod:`autograder.sandbox.eager_optim`) in every run. Imports
+    the hidden check files of ``modules`` (:func:`~autograder.checks.plugin.preload_checks`).
     Then freezes the objects allocated so far (``gc.freeze``): the imports leave hundreds
     of thousands of objects that every full collection would otherwise walk again, for
     every student.
@@ -84,15 +86,20 @@ def warm_up(modules: Iterable[str] = OPTIMIZING_MODULES) -> None:
     # (and sympy, a second): here, not in the first student's checks.
     warm = torch.zeros(2, requires_grad=True)
     (warm * 2).backward(torch.ones(2))
+    modules = tuple(modules)
+    fresh = False
     if needs_optimizers(modules) and not _warm_optimizers:
         param = torch.zeros(1, requires_grad=True)
         param.sum().backward()
         torch.optim.SGD([param], lr=0.1).step()
-        _warm_optimizers = True
-        if _warm:        # a later run of this process: freeze what the import made too
+        _warm_optimizers = fresh = True
+    checks_before = len(sys.modules)
+    preload_checks(modules)
+    fresh |= len(sys.modules) != checks_before
+    if _warm:
+        if fresh:        # a later run of this process: freeze what it imported too
             gc.collect()
             gc.freeze()
-    if _warm:
         return
     # Hypothesis runs a full gc.collect() the first time any @given test runs in a
     # process; after the imports above that is most of a second. Pay it here too.

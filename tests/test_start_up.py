@@ -8,6 +8,8 @@
   module of the student's beside it.
 - nbformat is imported without the IRI grammar jsonschema would build (1.5 s), and still
   refuses a notebook that breaks its schema.
+- The hidden check files are imported (assertions rewritten, as pytest does) at the
+  warm-up, before the first student, and a grading session reuses them.
 """
 
 from __future__ import annotations
@@ -160,3 +162,40 @@ def test_nbformat_is_imported_without_the_iri_grammar_and_still_validates():
     result = subprocess.run([sys.executable, "-c", _NBFORMAT], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["lean", "refused", "0", "importable"]
+
+
+_PRELOAD = r'''
+import json, shutil, sys, tempfile
+from pathlib import Path
+import _pytest.assertion.rewrite as rewrite
+from autograder.grading import GradeOptions, grade_submissions
+from autograder.pipeline import warm_up
+
+imported = []
+real = rewrite.AssertionRewritingHook.exec_module
+
+def spy(self, module):
+    imported.append(module.__name__)
+    return real(self, module)
+
+rewrite.AssertionRewritingHook.exec_module = spy
+warm_up(("tensors", "linear"))
+at_warm_up = list(imported)
+rewritten = any(name.startswith("@py_") for name in vars(sys.modules["test_tensors"]))   # pytest's helpers
+tmp = Path(tempfile.mkdtemp())
+shutil.copytree(Path(sys.argv[1]) / "examples" / "submissions" / "reference", tmp / "subs" / "ada")
+result = grade_submissions(tmp / "subs", tmp / "out", GradeOptions(modules=("tensors", "linear"), workers=1))
+print(json.dumps({"warm_up": sorted(at_warm_up), "later": imported[len(at_warm_up):], "rewritten": rewritten,
+                  "points": [result.students[0].points, result.students[0].max_points]}))
+'''
+
+
+def test_the_check_files_are_imported_at_the_warm_up_and_reused_by_grading():
+    result = subprocess.run([sys.executable, "-c", _PRELOAD, str(ROOT)], capture_output=True, text=True, timeout=300,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["warm_up"] == ["test_linear", "test_tensors"]      # imported as pytest imports them
+    assert seen["rewritten"]                                        # assertions rewritten, as in a session
+    assert seen["later"] == []                                      # the grading session imported none again
+    assert seen["points"][0] == seen["points"][1] > 0

@@ -476,6 +476,33 @@ UNUSED_PLUGINS = ("terminal", "cacheprovider", "faulthandler", "warnings", "unra
                   "setupplan", "legacypath", "subtests")
 
 
+def _session_args(files: list[Path]) -> list[str]:
+    args = [str(f) for f in files] + [
+        "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR), "--strict-markers", "-s",
+        "--disable-plugin-autoload",
+    ]
+    for name in UNUSED_PLUGINS:
+        args += ["-p", f"no:{name}"]
+    return args
+
+
+def preload_checks(modules) -> None:
+    """Import the hidden check files of ``modules`` now, as a grading session imports them
+    (pytest's import, assertions rewritten), unless they are imported already.
+
+    A grading session finds them in ``sys.modules`` then: a process pays their import (and
+    the rewriting of their asserts) before its first student, not in that student's
+    checks, and grading processes forked afterwards do not pay it each again. A file that
+    fails to import is not kept: the first session imports it again and reports why."""
+    import sys
+
+    files = [HIDDEN_DIR / f"test_{m}.py" for m in modules]
+    files = [f for f in files if f.exists() and f.stem not in sys.modules]
+    if files:
+        plugin = GradingPlugin(GradingContext(configs={}), None)   # type: ignore[arg-type]  # nothing runs
+        pytest.main(_session_args(files) + ["--collect-only"], plugins=[plugin])
+
+
 def run_checks(files: list[Path], context: GradingContext, student: Student,
                select: str | None = None) -> GradingPlugin:
     """Run the check files against one student's worker and return the filled plugin.
@@ -483,12 +510,7 @@ def run_checks(files: list[Path], context: GradingContext, student: Student,
     ``select``: a pytest ``-k`` expression; only the checks it matches run (``autograder
     try-checks``; grading runs every check)."""
     plugin = GradingPlugin(context, student)
-    args = [str(f) for f in files] + [
-        "-c", str(HIDDEN_DIR / "pytest.ini"), "--rootdir", str(HIDDEN_DIR), "--strict-markers", "-s",
-        "--disable-plugin-autoload",
-    ]
-    for name in UNUSED_PLUGINS:
-        args += ["-p", f"no:{name}"]
+    args = _session_args(files)
     if select:
         args += ["-k", select]
     code = pytest.main(args, plugins=[plugin])
