@@ -33,7 +33,7 @@ from .results import AssignmentResult, CheckResult, Isolation, Outcome, StudentR
 from .rules import static_penalties
 from .sandbox.client import Worker, WorkerSettings, Zygote
 from .sandbox.eager_optim import use_eager_optimizers
-from .sandbox.zygotes import OPTIMIZING_MODULES, needs_optimizers
+from .sandbox.zygotes import OPTIMIZING_MODULES, SandboxFault, needs_optimizers
 from .scoring import assignment_result, not_submitted
 from .submissions import Submission, content_digest, copy_submission
 
@@ -197,7 +197,12 @@ class Grader:
     def grade(self, submission: Submission, modules: Iterable[str] | None = None) -> StudentResult:
         """Grade ``modules`` (default: the options' modules) of one student."""
         modules = tuple(modules) if modules is not None else tuple(self.options.modules)
-        self.probe  # one-time: waits for the zygote's preload; not part of this student's time
+        try:
+            self.probe  # one-time: waits for the zygote's preload; not part of this student's time
+        except SandboxFault as exc:
+            # No worker can start (the zygote cannot): the grader's failure, reported as
+            # such for each student (not graded, regraded later), never a crash of the run.
+            return self._grader_failure(submission, modules, exc, time.perf_counter())
         started = time.perf_counter()
         scratch = Path(tempfile.mkdtemp(prefix="autograder-"))
         try:
@@ -212,7 +217,7 @@ class Grader:
         import traceback
 
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-8000:]
-        return failure_result(submission, modules, self.configs, detail, isolation_of(self.probe),
+        return failure_result(submission, modules, self.configs, detail, isolation_of(self._probe_result or ()),
                               time.perf_counter() - started)
 
     def _grade(self, submission: Submission, modules: tuple[str, ...], scratch: Path,
