@@ -486,9 +486,9 @@ def _session_args(files: list[Path]) -> list[str]:
     return args
 
 
-def preload_checks(modules) -> None:
-    """Import the hidden check files of ``modules`` now, as a grading session imports them
-    (pytest's import, assertions rewritten), unless they are imported already.
+def preload_checks(files) -> None:
+    """Import the check files ``files`` now, as a grading session imports them (pytest's
+    import, assertions rewritten), unless a module of that name is imported already.
 
     A grading session finds them in ``sys.modules`` then: a process pays their import (and
     the rewriting of their asserts) before its first student, not in that student's
@@ -496,7 +496,7 @@ def preload_checks(modules) -> None:
     fails to import is not kept: the first session imports it again and reports why."""
     import sys
 
-    files = [HIDDEN_DIR / f"test_{m}.py" for m in modules]
+    files = [Path(f) for f in files]
     files = [f for f in files if f.exists() and f.stem not in sys.modules]
     if files:
         plugin = GradingPlugin(GradingContext(configs={}), None)   # type: ignore[arg-type]  # nothing runs
