@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -93,9 +92,7 @@ def warm_up(modules: Iterable[str] = OPTIMIZING_MODULES) -> None:
         param.sum().backward()
         torch.optim.SGD([param], lr=0.1).step()
         _warm_optimizers = fresh = True
-    checks_before = len(sys.modules)
-    preload_checks(HIDDEN_DIR / f"test_{m}.py" for m in modules)   # the files run_checks runs
-    fresh |= len(sys.modules) != checks_before
+    fresh |= preload_checks(HIDDEN_DIR / f"test_{m}.py" for m in modules)   # the files run_checks runs
     if _warm:
         if fresh:        # a later run of this process: freeze what it imported too
             gc.collect()

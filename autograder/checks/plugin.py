@@ -24,6 +24,7 @@ that, with the traceback in ``detail`` for the instructor.
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -486,21 +487,20 @@ def _session_args(files: list[Path]) -> list[str]:
     return args
 
 
-def preload_checks(files) -> None:
+def preload_checks(files) -> bool:
     """Import the check files ``files`` now, as a grading session imports them (pytest's
-    import, assertions rewritten), unless a module of that name is imported already.
+    import, assertions rewritten), unless a module of that name is imported already;
+    True when it imported any.
 
     A grading session finds them in ``sys.modules`` then: a process pays their import (and
     the rewriting of their asserts) before its first student, not in that student's
     checks, and grading processes forked afterwards do not pay it each again. A file that
     fails to import is not kept: the first session imports it again and reports why."""
-    import sys
-
-    files = [Path(f) for f in files]
-    files = [f for f in files if f.exists() and f.stem not in sys.modules]
+    files = [f for f in map(Path, files) if f.exists() and f.stem not in sys.modules]
     if files:
         plugin = GradingPlugin(GradingContext(configs={}), None)   # type: ignore[arg-type]  # nothing runs
         pytest.main(_session_args(files) + ["--collect-only"], plugins=[plugin])
+    return bool(files)
 
 
 def run_checks(files: list[Path], context: GradingContext, student: Student,

@@ -15,6 +15,7 @@ no student state: only its forked workers ever run student code.
 from __future__ import annotations
 
 import atexit
+import copy
 import json
 import os
 import select
@@ -133,20 +134,9 @@ class Zygote:
         Raises :class:`ZygoteGone` when the zygote is not there to answer (the caller
         restarts it and tries again with fresh descriptors: a zygote that died after
         forking may have left a worker holding these)."""
-        with self._lock:
-            if self.failure is not None:
-                raise SandboxFault(self.failure)
-            self.wait_ready()
-            if self.cpus:
-                request = {**request, "cpus": list(self.cpus)}
-            try:
-                socket.send_fds(self.control, [json.dumps(request).encode()], fds)
-                line = self._readline()
-            except OSError as exc:
-                raise ZygoteGone(str(exc)) from None
-        if not line:
-            raise ZygoteGone("the control connection closed")
-        return int(json.loads(line)["pid"])
+        if self.cpus:
+            request = {**request, "cpus": list(self.cpus)}
+        return int(json.loads(self._ask(json.dumps(request).encode(), fds))["pid"])
 
     def channel(self) -> "Zygote":
         """A new handle on this zygote with a control connection of its own (waits until it
@@ -158,29 +148,34 @@ class Zygote:
         worker start through the channel replaces it with a new zygote owned by the
         channel's process (:meth:`restart`). Closing a channel leaves the zygote running.
         Raises :class:`ZygoteGone` or :class:`SandboxFault` when the zygote is not there."""
+        ours, theirs = socket.socketpair()
+        try:
+            self._ask(b'{"op": "channel"}', [theirs.fileno()])
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
+        handle = copy.copy(self)                 # not __init__: that would start a process
+        handle.__dict__.update(_lock=threading.Lock(), restarts=0, cpus=None, channel_of=self, control=ours)
+        ours.settimeout(30)
+        return handle
+
+    def _ask(self, message: bytes, fds: list[int]) -> bytes:
+        """Send one request (with ``fds``) once the zygote is ready; its one-line answer.
+        :class:`ZygoteGone` when the zygote is not there to answer."""
         with self._lock:
             if self.failure is not None:
                 raise SandboxFault(self.failure)
             self.wait_ready()
-            ours, theirs = socket.socketpair()
             try:
-                socket.send_fds(self.control, [b'{"op": "channel"}'], [theirs.fileno()])
+                socket.send_fds(self.control, [message], fds)
                 line = self._readline()
             except OSError as exc:
-                ours.close()
                 raise ZygoteGone(str(exc)) from None
-            finally:
-                theirs.close()
         if not line:
-            ours.close()
             raise ZygoteGone("the control connection closed")
-        handle = object.__new__(type(self))      # not __init__: that would start a process
-        handle.__dict__.update(start_timeout_s=self.start_timeout_s, optimizers=self.optimizers,
-                               torchvision=self.torchvision, _lock=threading.Lock(), restarts=0, failure=None,
-                               cpus=None, channel_of=self, process=self.process, control=ours,
-                               started=self.started, startup_s=self.startup_s)
-        ours.settimeout(30)
-        return handle
+        return line
 
     def restart(self, why: str) -> None:
         """Replace a zygote that died with a new one (and wait until it is ready).
