@@ -38,7 +38,7 @@ from ..config import AssignmentConfig
 from ..results import CheckResult, Outcome, Visibility
 from ..course import MODULES, TASK_IDS, assignment_for
 from ..sandbox.client import SandboxError, SandboxFault, StudentError, Worker, WorkerCrash, WorkerTimeout
-from . import loading
+from . import fast_examples, loading
 from .api import CheckFailure
 
 __all__ = ["GradingContext", "Student", "GradingPlugin", "HIDDEN_DIR", "run_checks", "ModuleLoadError",
@@ -427,6 +427,17 @@ class GradingPlugin:
         import's error at once, without running (and shrinking) its examples."""
         if self._current_module in self.context.configs:     # set by pytest_runtest_setup
             self._student.module(self._current_module)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        """Run a hypothesis check through :mod:`.fast_examples` (its examples without the
+        search engine; the engine shrinks a failure); any other check as pytest does."""
+        test = pyfuncitem.obj
+        if not getattr(test, "is_hypothesis_test", False):
+            return None
+        kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+        fast_examples.run_examples(test, kwargs, test._hypothesis_internal_use_seed)
+        return True
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport | None:

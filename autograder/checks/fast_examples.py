@@ -1,0 +1,125 @@
+"""Run a hypothesis check's examples without hypothesis's search engine, and hand a failure
+to the engine, which shrinks and reports it.
+
+A grading run executes every hypothesis check on every submission, and nearly all of
+those runs pass. For a passing check, hypothesis's engine adds work per example that only
+pays off while searching for a bug: a tree of the choices seen so far (to make each example
+novel), mutations of earlier examples, health-check bookkeeping, a cache of results. Here
+each example is drawn by hypothesis itself (a ``ConjectureData`` with hypothesis's own
+provider: the same strategies, the same distribution of shapes, dtypes, values and special
+values), from a generator seeded by the check's seed, and run through hypothesis's own
+``execute_once`` (the same fixtures, ``data.draw``, per-example seeding of ``random``).
+
+:func:`run_examples` runs as many distinct examples as the check's ``max_examples``, the
+first one hypothesis's simplest. When all pass, the check passes. When one fails, the
+check is run again by the engine, whose example database holds that one example: the
+engine replays it first, shrinks it, and the check fails as it would have (a small
+counterexample in the report, the same exception). When the examples are not enough (too
+many duplicates or invalid draws: a small input space), the engine runs the check, as
+it would have. Everything is a pure function of the seed: a regrade is byte-identical.
+
+Any part of this that the installed hypothesis lacks (its internals change between
+versions) makes :func:`run_examples` run the engine instead; nothing else changes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from random import Random
+from typing import Any, Callable
+
+__all__ = ["run_examples", "available"]
+
+_KEY = b"autograder-fast-examples"
+# Draws per wanted example before giving up on distinct ones (then the engine runs).
+_ATTEMPTS_PER_EXAMPLE = 2
+
+try:
+    from hypothesis import Phase, settings as Settings
+    from hypothesis.core import StateForActualGivenExecution, process_arguments_to_given
+    from hypothesis.database import InMemoryExampleDatabase, choices_to_bytes
+    from hypothesis.errors import StopTest, UnsatisfiedAssumption
+    from hypothesis.internal.conjecture.data import ConjectureData
+    from hypothesis.internal.conjecture.engine import ChoiceTemplate
+    _MISSING: str | None = None
+except ImportError as exc:        # another hypothesis: the engine runs every check
+    _MISSING = str(exc)
+
+
+def available() -> bool:
+    """Whether this hypothesis has what :func:`run_examples` needs."""
+    return _MISSING is None
+
+
+def run_examples(test: Callable[..., Any], kwargs: dict[str, Any], seed: int) -> None:
+    """Run the hypothesis check ``test`` (a ``@given`` function) with the fixture values
+    ``kwargs``; return when it passes, raise the check's failure otherwise (as calling
+    ``test(**kwargs)`` would, shrunk by hypothesis)."""
+    failing = _quick(test, kwargs, seed) if _eligible(test) else _ENGINE
+    if failing is None:
+        return
+    if failing is _ENGINE:
+        test(**kwargs)
+        return
+    _replay(test, kwargs, failing)
+
+
+_ENGINE = object()     # "let the engine run the check"
+
+
+def _eligible(test: Callable[..., Any]) -> bool:
+    if _MISSING is not None or not getattr(test, "is_hypothesis_test", False):
+        return False
+    handle = getattr(test, "hypothesis", None)
+    settings = getattr(test, "_hypothesis_internal_use_settings", None)
+    return (handle is not None and settings is not None and Phase.generate in settings.phases
+            and not getattr(test, "hypothesis_explicit_examples", ())
+            and getattr(test, "_hypothesis_internal_use_reproduce_failure", None) is None)
+
+
+def _quick(test: Callable[..., Any], kwargs: dict[str, Any], seed: int) -> Any:
+    """None when ``max_examples`` distinct examples passed; the choices of the first failing
+    example; or ``_ENGINE`` when too few distinct valid examples could be drawn."""
+    settings = test._hypothesis_internal_use_settings
+    wanted = settings.max_examples
+    random = Random(seed)
+    _, _, stuff = process_arguments_to_given(test, (), dict(kwargs), test.hypothesis._given_kwargs,
+                                             inspect.signature(test).parameters)
+    state = StateForActualGivenExecution(stuff, test.hypothesis.inner_test, settings, random, test,
+                                         thread_overlap={})
+    seen: set[bytes] = set()
+    for attempt in range(wanted * _ATTEMPTS_PER_EXAMPLE):
+        if len(seen) >= wanted:
+            return None
+        prefix = (ChoiceTemplate("simplest", count=None),) if attempt == 0 else None
+        data = ConjectureData(random=random, prefix=prefix)
+        try:
+            state.execute_once(data)
+        except (StopTest, UnsatisfiedAssumption):
+            continue                 # an invalid draw (a filter, an overrun): not an example
+        except Exception:
+            return tuple(data.choices)
+        if data.status.name != "VALID":
+            continue
+        seen.add(choices_to_bytes(data.choices))
+    return None if len(seen) >= wanted else _ENGINE
+
+
+def _replay(test: Callable[..., Any], kwargs: dict[str, Any], choices: tuple) -> None:
+    """Run the engine on ``test`` with ``choices`` in its example database: it replays
+    them first, and shrinks the failure they give (or, should they pass this time, goes on
+    generating as usual)."""
+    settings = test._hypothesis_internal_use_settings
+    database = InMemoryExampleDatabase()
+    # Under the secondary key: a failure from the primary one counts as shrunk already, and
+    # the engine would report it as it is.
+    database.save(_KEY + b".secondary", choices_to_bytes(choices))
+    phases = (Phase.reuse,) + tuple(p for p in settings.phases if p is not Phase.reuse)
+    saved = test._hypothesis_internal_use_settings, getattr(test, "_hypothesis_internal_database_key", None)
+    test._hypothesis_internal_use_settings = Settings(parent=settings, derandomize=False, database=database,
+                                                      phases=phases)
+    test._hypothesis_internal_database_key = _KEY
+    try:
+        test(**kwargs)
+    finally:
+        test._hypothesis_internal_use_settings, test._hypothesis_internal_database_key = saved
