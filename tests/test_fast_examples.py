@@ -85,6 +85,23 @@ def test_a_failure_of_one_rare_input_is_still_found_and_reported():
         fast_examples.run_examples(check, {}, seed=5)
 
 
+def test_a_failure_that_does_not_happen_again_still_fails_the_check():
+    # Code that keeps state between calls: it fails on its third call only, so the engine's
+    # replay (and everything after it) passes. The failure that was seen counts.
+    calls = []
+
+    def body(x):
+        calls.append(x)
+        if len(calls) == 3:
+            fail("third call", detail="stateful")
+
+    check, _ = _check(st.integers(min_value=0, max_value=10**6), body)
+    with pytest.raises(CheckFailure, match="third call") as raised:
+        fast_examples.run_examples(check, {}, seed=8)
+    assert len(calls) > 12                      # the engine ran too, and saw no failure
+    assert any("did not happen again" in note for note in raised.value.__notes__)
+
+
 def test_a_check_with_fewer_inputs_than_examples_is_run_by_the_engine():
     # Three possible inputs: the engine tries each once and stops (it knows the space is
     # exhausted); drawing at random would repeat them.

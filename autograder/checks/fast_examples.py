@@ -14,9 +14,10 @@ values), from a generator seeded by the check's seed, and run through hypothesis
 first one hypothesis's simplest. When all pass, the check passes. When one fails, the
 check is run again by the engine, whose example database holds that one example: the
 engine replays it first, shrinks it, and the check fails as it would have (a small
-counterexample in the report, the same exception). When the examples are not enough (too
-many duplicates or invalid draws: a small input space), the engine runs the check, as
-it would have. Everything is a pure function of the seed: a regrade is byte-identical.
+counterexample in the report, the same exception; should the replay not fail, which only
+code that keeps state between calls does, the failure first seen is the check's). When
+the examples are not enough (too many duplicates or invalid draws: a small input space),
+the engine runs the check, as it would have. Everything is a pure function of the seed: a regrade is byte-identical.
 
 Any part of this that the installed hypothesis lacks (its internals change between
 versions) makes :func:`run_examples` run the engine instead; nothing else changes.
@@ -61,7 +62,12 @@ def run_examples(test: Callable[..., Any], kwargs: dict[str, Any], seed: int) ->
     if failing is _ENGINE:
         test(**kwargs)
         return
-    _replay(test, kwargs, failing)
+    choices, failure = failing
+    _replay(test, kwargs, choices)
+    # The engine saw no failure: the student's code failed once and not when called again
+    # (it keeps state between calls, say). What was seen counts, as a flaky failure does.
+    failure.add_note("(this failure did not happen again when the example was replayed)")
+    raise failure
 
 
 _ENGINE = object()     # "let the engine run the check"
@@ -79,7 +85,8 @@ def _eligible(test: Callable[..., Any]) -> bool:
 
 def _quick(test: Callable[..., Any], kwargs: dict[str, Any], seed: int) -> Any:
     """None when ``max_examples`` distinct examples passed; the choices of the first failing
-    example; or ``_ENGINE`` when too few distinct valid examples could be drawn."""
+    example and its exception; or ``_ENGINE`` when too few distinct valid examples could be
+    drawn."""
     settings = test._hypothesis_internal_use_settings
     wanted = settings.max_examples
     random = Random(seed)
@@ -97,8 +104,8 @@ def _quick(test: Callable[..., Any], kwargs: dict[str, Any], seed: int) -> Any:
             state.execute_once(data)
         except (StopTest, UnsatisfiedAssumption):
             continue                 # an invalid draw (a filter, an overrun): not an example
-        except Exception:
-            return tuple(data.choices)
+        except Exception as failure:
+            return tuple(data.choices), failure
         if data.status.name != "VALID":
             continue
         seen.add(choices_to_bytes(data.choices))
