@@ -1,5 +1,12 @@
 """Set-up shared by every test file: under ``pytest -n N`` (pytest-xdist, as the project's
-pytest options ask), each test process keeps to cores of its own.
+pytest options ask), each test file runs in one test process, the files that share an
+expensive grading run in the same one, and each test process keeps to cores of its own.
+
+The files go to the test processes by ``--dist loadgroup``: every test is in the group of
+its file, except the files of :data:`SHARED`, whose group is the grading run they share
+(``helpers.graded_corpus``, ``example_class.graded_example_class``: one run per process).
+``--dist loadfile`` would send the corpus's two files to two processes, and each would
+grade all 190 corpus submissions.
 
 The suite is CPU-bound: most tests grade, and a grading alternates between the grader and
 its worker, pinned to the core the grader runs on (``autograder.pool.slot_cpus``). Two test
@@ -10,6 +17,19 @@ starts (a CLI run, a zygote, a Dask cluster) inherit them."""
 from __future__ import annotations
 
 import os
+
+import pytest
+
+SHARED = {
+    "test_corpus.py": "graded-corpus", "test_feedback.py": "graded-corpus",
+    "test_html_render.py": "example-class", "test_student_check.py": "example-class",
+}
+
+
+@pytest.hookimpl(tryfirst=True)      # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(SHARED.get(item.path.name, item.path.name)))
 
 
 def pytest_configure(config) -> None:

@@ -51,7 +51,17 @@ def parse(source: bytes) -> ast.Module | None:
 
 
 def _aliases(tree: ast.Module) -> dict[str, str]:
-    """Local name -> dotted origin, for every import anywhere in the module."""
+    """Local name -> dotted origin, for every import anywhere in the module.
+
+    Computed once per tree and kept on it (a parsed tree is never changed): the rules ask
+    for it once per task, and each time it walks the whole module."""
+    cached = tree.__dict__.get("_autograder_aliases")
+    if cached is None:
+        cached = tree.__dict__["_autograder_aliases"] = _find_aliases(tree)
+    return cached
+
+
+def _find_aliases(tree: ast.Module) -> dict[str, str]:
     names: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
