@@ -17,7 +17,9 @@ engine replays it first, shrinks it, and the check fails as it would have (a sma
 counterexample in the report, the same exception; should the replay not fail, which only
 code that keeps state between calls does, the failure first seen is the check's). When
 the examples are not enough (too many duplicates or invalid draws: a small input space),
-the engine runs the check, as it would have. Everything is a pure function of the seed: a regrade is byte-identical.
+the engine runs the check, as it would have. Both draw from the check's own seed
+(``_hypothesis_internal_use_seed``, which grading sets per submission): a regrade is
+byte-identical.
 
 Any part of this that the installed hypothesis lacks (its internals change between
 versions) makes :func:`run_examples` run the engine instead; nothing else changes.
@@ -40,7 +42,7 @@ try:
     from hypothesis.core import StateForActualGivenExecution, process_arguments_to_given
     from hypothesis.database import InMemoryExampleDatabase, choices_to_bytes
     from hypothesis.errors import StopTest, UnsatisfiedAssumption
-    from hypothesis.internal.conjecture.data import ConjectureData
+    from hypothesis.internal.conjecture.data import ConjectureData, Status
     from hypothesis.internal.conjecture.engine import ChoiceTemplate
     _MISSING: str | None = None
 except ImportError as exc:        # another hypothesis: the engine runs every check
@@ -52,11 +54,11 @@ def available() -> bool:
     return _MISSING is None
 
 
-def run_examples(test: Callable[..., Any], kwargs: dict[str, Any], seed: int) -> None:
+def run_examples(test: Callable[..., Any], kwargs: dict[str, Any]) -> None:
     """Run the hypothesis check ``test`` (a ``@given`` function) with the fixture values
     ``kwargs``; return when it passes, raise the check's failure otherwise (as calling
     ``test(**kwargs)`` would, shrunk by hypothesis)."""
-    failing = _quick(test, kwargs, seed) if _eligible(test) else _ENGINE
+    failing = _quick(test, kwargs) if _eligible(test) else _ENGINE
     if failing is None:
         return
     if failing is _ENGINE:
@@ -83,13 +85,13 @@ def _eligible(test: Callable[..., Any]) -> bool:
             and getattr(test, "_hypothesis_internal_use_reproduce_failure", None) is None)
 
 
-def _quick(test: Callable[..., Any], kwargs: dict[str, Any], seed: int) -> Any:
+def _quick(test: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     """None when ``max_examples`` distinct examples passed; the choices of the first failing
     example and its exception; or ``_ENGINE`` when too few distinct valid examples could be
     drawn."""
     settings = test._hypothesis_internal_use_settings
     wanted = settings.max_examples
-    random = Random(seed)
+    random = Random(getattr(test, "_hypothesis_internal_use_seed", None) or 0)
     _, _, stuff = process_arguments_to_given(test, (), dict(kwargs), test.hypothesis._given_kwargs,
                                              inspect.signature(test).parameters)
     state = StateForActualGivenExecution(stuff, test.hypothesis.inner_test, settings, random, test,
@@ -106,7 +108,7 @@ def _quick(test: Callable[..., Any], kwargs: dict[str, Any], seed: int) -> Any:
             continue                 # an invalid draw (a filter, an overrun): not an example
         except Exception as failure:
             return tuple(data.choices), failure
-        if data.status.name != "VALID":
+        if data.status is not Status.VALID:
             continue
         seen.add(choices_to_bytes(data.choices))
     return None if len(seen) >= wanted else _ENGINE

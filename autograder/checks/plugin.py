@@ -436,7 +436,7 @@ class GradingPlugin:
         if not getattr(test, "is_hypothesis_test", False):
             return None
         kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-        fast_examples.run_examples(test, kwargs, test._hypothesis_internal_use_seed)
+        fast_examples.run_examples(test, kwargs)   # from the seed set in pytest_runtest_setup
         return True
 
     @pytest.hookimpl(tryfirst=True)

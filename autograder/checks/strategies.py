@@ -71,8 +71,8 @@ def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
 
     Two draws make a shape: the number of axes, then one integer whose digits in base
     ``max_side - min_side + 1`` are the sides. ``array_shapes`` draws a list, a
-    continue-or-stop choice and a side per axis: each draw costs hypothesis about a tenth of
-    a millisecond, more than building the tensor. A failing shape still shrinks to the
+    continue-or-stop choice and a side per axis: each draw costs hypothesis tens of
+    microseconds of bookkeeping, about what building the tensor costs. A failing shape still shrinks to the
     fewest axes, then to every side ``min_side``."""
     if not 0 <= min_dims <= max_dims or not 0 <= min_side <= max_side:
         raise ValueError(f"shapes: invalid bounds dims [{min_dims}, {max_dims}], sides [{min_side}, {max_side}]")
