@@ -20,7 +20,7 @@ of each program is included. The parts (``--only`` takes a comma-separated list 
     Per-submission seconds = wall / students, for each; goal: autograder >= 10x faster.
     Both scores are printed per student, with the tasks each grader took points off.
 
-``full-course`` and ``startup`` (one command serves both)
+``full-course`` and ``startup`` (one command serves both; ``startup`` runs one more)
     ``autograder grade DIR -j 1`` of ``--copies`` (default 5) copies of
     ``examples/submissions/reference`` (all six assignments), through ``cli_probe.py``,
     which records when each result arrived. Full course: the median of the results'
@@ -31,7 +31,12 @@ of each program is included. The parts (``--only`` takes a comma-separated list 
     preload, the warm-up and the MNIST slice, and the few milliseconds of recording the
     first result, which this definition counts as start-up; goal <= 6 s). The tail after
     the last result (reports, gradebook, shutting the zygote down) is printed too, not part
-    of a goal.
+    of a goal. Every run of the benchmark starts with an empty machine cache
+    (``AUTOGRADER_CACHE_DIR`` in its temporary folder), so this command is the machine's
+    first: it trains the reference ``Net`` for the MNIST accuracy threshold (about a
+    second). ``startup`` then grades one of the copies again into a new course record: a
+    later run, which reads the reference's result from the machine's cache. Both start-ups
+    are printed against the goal.
 
 ``speedup``
     A class of ``--speedup-copies`` (default 4) copies of every student of
@@ -112,21 +117,26 @@ def autograder_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "autograder.cli"]
 
 
-def run_command(command: list[str], events: Path | None = None, timeout: float = 3600, cwd: Path | None = None) -> Run:
+def run_command(command: list[str], events: Path | None = None, timeout: float = 3600, cwd: Path | None = None,
+                env: dict[str, str] | None = None) -> Run:
     """Run ``command``, timed from just before the process is created to its exit."""
     started = time.time()
     t0 = time.perf_counter()
-    done = subprocess.run(command, env=ENV, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(command, env=env or ENV, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - t0
     found = tuple(json.loads(events.read_text())) if events is not None and events.exists() else ()
     return Run(wall, done.returncode, started, found, done.stdout + done.stderr)
 
 
 def probe_grade(work: Path, name: str, submissions: Path, *args: str) -> Run:
-    """``autograder grade SUBMISSIONS -o OUT ARGS`` through the probe; raises if it did not grade."""
+    """``autograder grade SUBMISSIONS -o OUT ARGS`` through the probe, into a new course
+    record ``OUT`` and with the machine's cache of the reference's MNIST result in
+    ``work/machine-cache`` (empty at the first run of the benchmark: see
+    ``part_full_course``); raises if it did not grade."""
     out, events = work / f"{name}-out", work / f"{name}-events.json"
+    env = dict(ENV, AUTOGRADER_CACHE_DIR=str(work / "machine-cache"))
     run = run_command([sys.executable, str(PROBE), str(events), "grade", str(submissions), "-o", str(out), *args],
-                      events=events)
+                      events=events, env=env)
     if run.returncode != 0 or not run.events:
         raise RuntimeError(f"`autograder grade {submissions} {' '.join(args)}` exited {run.returncode} "
                            f"with {len(run.events)} results:\n{run.output[-3000:]}")
@@ -255,8 +265,16 @@ def part_full_course(work: Path, copies: int, parts: set[str]) -> list[Goal]:
     if "full-course" in parts:
         goals.append(Goal("full-course submission, median, -j 1", "<= 3.0 s", f"{median:.2f} s", median <= 3.0))
     if "startup" in parts:
-        goals.append(Goal("start-up, command start -> first student", "<= 6 s", f"{run.startup_s:.2f} s",
+        # The run above is this machine's first: it trained the reference Net (its MNIST
+        # accuracy under the budget) and kept the result in the machine's cache. Every later
+        # run, into this course record or a new one, reads it: the start-up of the term.
+        again = probe_grade(work, "full-course-again", submissions, "-j", "1", "--students", "reference-0")
+        print(f"a later run (a new course record, one student; the reference's result read from the machine's "
+              f"cache): start-up {again.startup_s:.2f} s, its student {again.events[0]['duration_s']:.2f} s")
+        goals.append(Goal("start-up, first run on the machine", "<= 6 s", f"{run.startup_s:.2f} s",
                           run.startup_s <= 6.0))
+        goals.append(Goal("start-up, a later run (reference cached)", "<= 6 s", f"{again.startup_s:.2f} s",
+                          again.startup_s <= 6.0))
     return goals
 
 

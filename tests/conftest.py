@@ -16,9 +16,21 @@ starts (a CLI run, a zygote, a Dask cluster) inherit them."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
+
+# The machine's cache of the reference Net's MNIST result (autograder.checks.mnist_data.
+# machine_cache): one of each test process's own, never the developer's ~/.cache, so that
+# a run of the suite neither reads what an earlier run left nor leaves anything behind.
+# The gradings of a test process (and the CLI runs it starts, which inherit it) share it:
+# the reference is trained once per test process. Tests of the cache set their own.
+_MACHINE_CACHE = tempfile.mkdtemp(prefix="autograder-test-cache-")
+os.environ["AUTOGRADER_CACHE_DIR"] = _MACHINE_CACHE
+atexit.register(shutil.rmtree, _MACHINE_CACHE, True)
 
 SHARED = {
     "test_corpus.py": "graded-corpus", "test_feedback.py": "graded-corpus",

@@ -118,10 +118,18 @@ def test_the_reference_scores_600_of_600_with_the_shipped_mnist(fresh_grading):
     assert accuracy["checks"] and all(c["outcome"] == "passed" for c in accuracy["checks"])
 
 
-def test_nothing_was_fetched_or_cached_in_home(fresh_grading):
-    """Offline and settings-free: no MNIST was downloaded into the (empty) home."""
+def test_no_mnist_data_was_fetched_or_cached_in_home(fresh_grading):
+    """Offline and settings-free: no MNIST was downloaded into the (empty) home. The one
+    file of that name there is the machine's cache of the reference Net's result (its
+    accuracy and losses under the budget: a small JSON file, no images)."""
     _, _, home = fresh_grading
-    assert not [p for p in home.rglob("*") if "mnist" in p.name.lower()]
+    found = [p for p in home.rglob("*") if "mnist" in p.name.lower()]
+    result = home / ".cache" / "autograder" / "mnist-reference.json"
+    assert found == [result]
+    entries = json.loads(result.read_text())
+    assert result.stat().st_size < 64_000 and len(entries) == 1
+    ((key, value),) = entries.items()
+    assert key.startswith("mnist-reference ") and set(value) == {"accuracy", "losses", "seconds"}
 
 
 # -- the shipped MNIST slice -------------------------------------------------------------------

@@ -42,6 +42,7 @@ import gzip
 import hashlib
 import json
 import os
+import platform
 import struct
 import time
 from contextlib import contextmanager
@@ -57,11 +58,13 @@ from ..errors import AutograderError
 
 __all__ = ["MEAN", "STD", "SLICE", "ENV_ROOT", "Budget", "Trainer", "LocalTrainer", "RemoteTrainer",
            "normalize", "load_split", "load_slice", "write_torchvision_root", "idx_bytes", "batch_order", "train",
-           "predict_labels", "prepare_mnist", "one_thread", "NotTrainable"]
+           "predict_labels", "prepare_mnist", "one_thread", "NotTrainable", "ENV_CACHE", "machine_cache"]
 
 MEAN, STD = 0.1307, 0.3081
 SLICE = Path(__file__).resolve().parent.parent / "data" / "mnist"   # the shipped slice (package data)
 ENV_ROOT = "AUTOGRADER_MNIST_ROOT"
+ENV_CACHE = "AUTOGRADER_CACHE_DIR"
+MACHINE_CACHE_FILE = "mnist-reference.json"
 RAW_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
              "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
 NUM_CLASSES = 10
@@ -331,8 +334,9 @@ def prepare_mnist(root: Path | None, config: AssignmentConfig, seed: int, cache:
     ``reference_accuracy`` (float in [0, 1]), ``reference_losses``, ``reference_seconds``
     (of the training that computed them), ``reference_key`` (see :func:`reference_key`)
     and ``source`` (where the images came from, for the record). The reference is
-    trained only when its key is not cached yet: in this process, or in the JSON file
-    ``cache`` (the grading run passes one in its output folder).
+    trained only when its key is not cached yet: in this process, in the JSON file
+    ``cache`` (the grading run passes one in its output folder), or in this machine's
+    cache (:func:`machine_cache`); a result found or computed is written to both files.
     """
     with one_thread():
         return _prepare(root, config, seed, cache)
@@ -367,12 +371,15 @@ def _prepare(root: Path | None, config: AssignmentConfig, seed: int, cache: Path
         "source": source,
     }
     key = reference_key(data, budget)
-    cached = _cached_reference(key, cache)
+    machine = machine_cache()
+    cached = _cached_reference(key, cache) or _cached_reference(key, machine)
     if cached is None:
         started = time.perf_counter()
         accuracy, losses = reference_accuracy(data, budget)
         cached = {"accuracy": accuracy, "losses": losses, "seconds": round(time.perf_counter() - started, 3)}
-        _store_reference(key, cached, cache)
+    for path in (None, cache, machine):      # None: this process
+        if not _cached_in(key, path):
+            _store_reference(key, cached, path)
     data.update(reference_accuracy=cached["accuracy"], reference_losses=list(cached["losses"]),
                 reference_seconds=cached["seconds"], reference_key=key)
     return data
@@ -383,7 +390,10 @@ def _prepare(root: Path | None, config: AssignmentConfig, seed: int, cache: Path
 # reference and training code and the PyTorch build (on one thread the losses repeat bit
 # for bit), so it is computed once per key and kept: in this process, and in a small JSON
 # file (the grading run's is in its course record: a course is graded all term with the
-# same key). The file keeps the last CACHE_ENTRIES keys.
+# same key), and in one more per machine, for the runs that have no record or a new one
+# (`autograder try`, a Dask worker, a new output folder). Each file keeps the last
+# CACHE_ENTRIES keys. The key names the CPU's kernels too: a cache in a home folder that
+# several machines share keeps one result per kind of CPU.
 _REFERENCES: dict[str, dict] = {}
 CACHE_ENTRIES = 16
 
@@ -401,8 +411,27 @@ def reference_key(data: dict, budget: Budget) -> str:
     digest.update(json.dumps([budget.epochs, budget.batch_size, budget.lr, budget.seed]).encode())
     for source in (Path(mnist_cnn.__file__), Path(__file__)):
         digest.update(source.read_bytes())
-    digest.update(f"torch {torch.__version__}".encode())
+    digest.update(f"torch {torch.__version__} {platform.machine()} {torch.backends.cpu.get_cpu_capability()}".encode())
     return digest.hexdigest()
+
+
+def machine_cache() -> Path | None:
+    """This machine's cache file of reference results: ``$AUTOGRADER_CACHE_DIR`` (set and
+    empty: none), else ``$XDG_CACHE_HOME/autograder``, else ``~/.cache/autograder``; the
+    file is ``mnist-reference.json``. A folder that cannot be made only costs the training
+    (as an unwritable file does). Student code never sees it: a worker's private root holds
+    no home folder."""
+    folder = os.environ.get(ENV_CACHE)
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        folder = str(Path(base) / "autograder")
+    if not folder:
+        return None
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return Path(folder) / MACHINE_CACHE_FILE
 
 
 def _valid_reference(value: Any) -> bool:
@@ -420,6 +449,13 @@ def _read_cache(path: Path | None) -> dict:
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _cached_in(key: str, path: Path | None) -> bool:
+    """Does the file ``path`` (None: this process) hold a valid result for ``key``?"""
+    if path is None:
+        return key in _REFERENCES
+    return _valid_reference(_read_cache(path).get(f"mnist-reference {key}"))
 
 
 def _cached_reference(key: str, path: Path | None) -> dict | None:
