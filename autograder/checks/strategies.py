@@ -10,6 +10,12 @@ instructor still sees a small counterexample.
 
 The values are a pure function of the drawn choices (``torch.Generator`` on the CPU),
 so the per-submission seeding of the checks gives byte-identical regrades.
+
+Every strategy here makes its choices directly on hypothesis's data, in one span per value
+(:mod:`autograder.checks.choices`): the same choices, values and shrinking as the composites
+of ``st.integers`` and ``st.sampled_from`` they stand for, at a quarter of the cost. Checks
+draw their other choices through :func:`integers`, :func:`booleans` and :func:`sampled` for
+the same reason.
 """
 
 from __future__ import annotations
@@ -22,8 +28,10 @@ import torch
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["FLOAT_DTYPES", "TIE", "broadcastable_shapes", "dtypes", "float_tensors", "int_tensors",
-           "probabilities", "sampled", "seeded_floats", "seeded_tensor", "seeds", "shapes", "tensors_of"]
+from .choices import Draws, booleans, built, integers, sampled_from
+
+__all__ = ["FLOAT_DTYPES", "TIE", "booleans", "broadcastable_shapes", "dtypes", "float_tensors", "int_tensors",
+           "integers", "probabilities", "sampled", "seeded_floats", "seeded_tensor", "seeds", "shapes", "tensors_of"]
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 TIE = "tie"   # a planted value equal to the tensor's first element (for max, argmax, sorting)
@@ -36,9 +44,9 @@ _MAX_PLANTED = 4
 # Strategy objects are made once per distinct argument and kept: hypothesis validates a
 # strategy object the first time it draws from it, which per drawn input would cost more
 # than building the tensor.
-_SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
-_SCALES = st.sampled_from(SCALES)
-_DTYPES = st.sampled_from(FLOAT_DTYPES)
+_SEED_RANGE = (0, 2**32 - 1)
+_SEEDS = integers(*_SEED_RANGE)
+_DTYPES = sampled_from(FLOAT_DTYPES)
 
 
 def dtypes() -> st.SearchStrategy[torch.dtype]:
@@ -46,8 +54,9 @@ def dtypes() -> st.SearchStrategy[torch.dtype]:
 
 
 def sampled(values: tuple) -> st.SearchStrategy:
-    """``st.sampled_from(values)``, one object per tuple of values (hypothesis makes a new
-    one per call, which a check that draws it per example would build and validate anew)."""
+    """``st.sampled_from(values)`` (the same choices), one object per tuple of values
+    (hypothesis makes a new one per call, which a check that draws it per example would
+    build and validate anew)."""
     values = tuple(values)
     # The types are part of the key: (1, 0) == (True, False), but they draw other values.
     return _sampled(values, tuple(type(v) for v in values))
@@ -55,7 +64,7 @@ def sampled(values: tuple) -> st.SearchStrategy:
 
 @functools.lru_cache(maxsize=1024)
 def _sampled(values: tuple, types: tuple) -> st.SearchStrategy:
-    return st.sampled_from(values)
+    return sampled_from(values)
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -76,19 +85,14 @@ def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 1,
     fewest axes, then to every side ``min_side``."""
     if not 0 <= min_dims <= max_dims or not 0 <= min_side <= max_side:
         raise ValueError(f"shapes: invalid bounds dims [{min_dims}, {max_dims}], sides [{min_side}, {max_side}]")
-    return _shapes(_between(min_dims, max_dims), min_side, max_side)
+    return built(_shape, min_dims, max_dims, min_side, max_side,
+                 name=f"shapes(min_dims={min_dims}, max_dims={max_dims}, min_side={min_side}, max_side={max_side})")
 
 
-@functools.lru_cache(maxsize=None)
-def _between(low: int, high: int) -> st.SearchStrategy[int]:
-    return st.integers(min_value=low, max_value=high)
-
-
-@st.composite
-def _shapes(draw, dims, min_side, max_side):
-    count = draw(dims)
+def _shape(draws: Draws, min_dims: int, max_dims: int, min_side: int, max_side: int) -> tuple[int, ...]:
+    count = draws.integer(min_dims, max_dims)
     base = max_side - min_side + 1
-    code = draw(_below(base ** count)) if count and base > 1 else 0
+    code = draws.integer(0, base ** count - 1) if count and base > 1 else 0
     sides = []
     for _ in range(count):
         code, digit = divmod(code, base)
@@ -96,19 +100,14 @@ def _shapes(draw, dims, min_side, max_side):
     return tuple(sides)
 
 
-@functools.lru_cache(maxsize=None)
-def _below(count: int) -> st.SearchStrategy[int]:
-    return st.integers(min_value=0, max_value=count - 1)
-
-
-def _plant(draw, count: int, choices: tuple, most: int) -> tuple[tuple[int, Any], ...]:
+def _plant(draws: Draws, count: int, choices: tuple, most: int) -> tuple[tuple[int, Any], ...]:
     """Up to ``most`` (flat index, choice) pairs; shrinks to none, then to index 0 and the
     first choice. One draw says how many, one per pair says where and what (index times
     the number of choices, plus the choice)."""
     if not count or not choices:
         return ()
-    how_many = draw(_below(min(count, most) + 1))
-    pairs = [divmod(draw(_below(count * len(choices))), len(choices)) for _ in range(how_many)]
+    how_many = draws.integer(0, min(count, most))
+    pairs = [divmod(draws.integer(0, count * len(choices) - 1), len(choices)) for _ in range(how_many)]
     return tuple((index, choices[choice]) for index, choice in pairs)
 
 
@@ -142,11 +141,12 @@ def tensors_of(shape: tuple[int, ...], dtype: torch.dtype, min_value: float = -1
 
 @functools.lru_cache(maxsize=4096)
 def _cached_tensors_of(shape, dtype, min_value, max_value):
-    return _SEEDS.map(functools.partial(_seeded_tensor_of, shape, dtype, min_value, max_value))
+    return built(_tensor_of, shape, dtype, min_value, max_value,
+                 name=f"tensors_of({shape}, {dtype}, min_value={min_value}, max_value={max_value})")
 
 
-def _seeded_tensor_of(shape, dtype, min_value, max_value, seed):
-    return seeded_tensor(shape, dtype, seed, min_value, max_value)
+def _tensor_of(draws: Draws, shape, dtype, min_value, max_value):
+    return seeded_tensor(shape, dtype, draws.integer(*_SEED_RANGE), min_value, max_value)
 
 
 def _representable(value: float, dtype: torch.dtype) -> float:
@@ -185,19 +185,24 @@ def seeded_floats(shape: tuple[int, ...], dtype: torch.dtype, seed: int, min_val
 
 def float_tensors(
     shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | st.SearchStrategy[torch.dtype] = torch.float32,
     min_value: float = -10.0,
     max_value: float = 10.0,
     avoid_zero: float = 0.0,
     specials: tuple[float | str, ...] | None = None,
 ) -> st.SearchStrategy[torch.Tensor]:
     """Finite float tensors of ``shape`` (a tuple, a strategy, default :func:`shapes`) and
-    ``dtype`` with values in ``[min_value, max_value]``.
+    ``dtype`` with values in ``[min_value, max_value]``. A ``dtype`` strategy (e.g.
+    :func:`dtypes`) is drawn first, then the tensor of that dtype (the choices of
+    ``dtype.flatmap(lambda d: float_tensors(shape, d, ...))``).
 
     ``avoid_zero`` keeps entries out of ``(-avoid_zero, avoid_zero)`` (for gradient checks
     of functions with a kink at 0). ``specials``: the values that may be planted, by
     default both bounds, the value of the range nearest 0 (unless ``avoid_zero``) and
     :data:`TIE`; every planted value lies in the range."""
+    if isinstance(dtype, st.SearchStrategy):
+        return _cached_any_dtype(_shape_strategy(shape), dtype, min_value, max_value, avoid_zero,
+                                 None if specials is None else tuple(specials))
     if dtype == torch.float32:   # bounds float32 represents exactly, as hypothesis wanted
         min_value, max_value = _representable(min_value, dtype), _representable(max_value, dtype)
     if not min_value <= max_value:
@@ -219,28 +224,42 @@ def _shape_strategy(shape) -> st.SearchStrategy[tuple[int, ...]]:
 
 @functools.lru_cache(maxsize=4096)
 def _just_shape(shape: tuple[int, ...]) -> st.SearchStrategy[tuple[int, ...]]:
-    # One object per shape: a new st.just per call would also miss the caches below (a
-    # strategy is its own cache key), and every drawn input would build and validate a
-    # new composite strategy.
-    return st.just(shape)
+    # One object per shape: a new strategy per call would also miss the caches below (a
+    # strategy is its own cache key), and every drawn input would build and validate it.
+    return built(_constant, shape, name=f"just({shape})")
+
+
+def _constant(draws: Draws, value: Any) -> Any:
+    return value
 
 
 @functools.lru_cache(maxsize=4096)
 def _cached_float_tensors(shape, dtype, min_value, max_value, avoid_zero, specials):
     # One strategy object per distinct request: hypothesis validates each new strategy
     # object the first time it is drawn from, and checks ask for the same ones per example.
-    return _float_tensors(shape, dtype, min_value, max_value, avoid_zero, specials)
+    return built(_float_tensor, shape, dtype, min_value, max_value, avoid_zero, specials,
+                 name=f"float_tensors({shape!r}, dtype={dtype}, min_value={min_value}, max_value={max_value}, "
+                      f"avoid_zero={avoid_zero}, specials={specials})")
 
 
-# Composite strategies are defined once, here: hypothesis inspects a composite's source
-# when it is defined, which inside a check would cost milliseconds per drawn input.
-@st.composite
-def _float_tensors(draw, shape, dtype, min_value, max_value, avoid_zero, specials):
-    drawn = tuple(draw(shape))
+def _float_tensor(draws: Draws, shape, dtype, min_value, max_value, avoid_zero, specials) -> torch.Tensor:
+    drawn = tuple(draws.draw(shape))
     count = math.prod(drawn)
-    seed, scale = draw(_SEEDS), draw(_SCALES)
-    planted = _plant(draw, count, specials, _MAX_PLANTED)
+    seed, scale = draws.integer(*_SEED_RANGE), SCALES[draws.integer(0, len(SCALES) - 1)]
+    planted = _plant(draws, count, specials, _MAX_PLANTED)
     return seeded_floats(drawn, dtype, seed, min_value, max_value, scale, planted, avoid_zero)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_any_dtype(shape, dtypes, min_value, max_value, avoid_zero, specials):
+    return built(_any_dtype_tensor, shape, dtypes, min_value, max_value, avoid_zero, specials,
+                 name=f"float_tensors({shape!r}, dtype={dtypes!r}, min_value={min_value}, max_value={max_value}, "
+                      f"avoid_zero={avoid_zero}, specials={specials})")
+
+
+def _any_dtype_tensor(draws: Draws, shape, dtypes, min_value, max_value, avoid_zero, specials) -> torch.Tensor:
+    dtype = draws.draw(dtypes)
+    return draws.draw(float_tensors(shape, dtype, min_value, max_value, avoid_zero, specials))
 
 
 def int_tensors(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]], min_value: int, max_value: int,
@@ -254,16 +273,16 @@ def int_tensors(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]], min
 
 @functools.lru_cache(maxsize=4096)
 def _cached_int_tensors(shape, min_value, max_value, dtype):
-    return _int_tensors(shape, min_value, max_value, dtype)
+    return built(_int_tensor, shape, min_value, max_value, dtype,
+                 name=f"int_tensors({shape!r}, {min_value}, {max_value}, dtype={dtype})")
 
 
-@st.composite
-def _int_tensors(draw, shape, min_value, max_value, dtype):
-    drawn = tuple(draw(shape))
+def _int_tensor(draws: Draws, shape, min_value, max_value, dtype) -> torch.Tensor:
+    drawn = tuple(draws.draw(shape))
     count = math.prod(drawn)
-    generator = torch.Generator().manual_seed(draw(_SEEDS))
+    generator = torch.Generator().manual_seed(draws.integer(*_SEED_RANGE))
     flat = torch.randint(min_value, max_value + 1, (count,), generator=generator, dtype=torch.int64)
-    for index, value in _plant(draw, count, (min_value, max_value), 2):
+    for index, value in _plant(draws, count, (min_value, max_value), 2):
         flat[index] = value
     return flat.to(dtype).reshape(drawn)
 

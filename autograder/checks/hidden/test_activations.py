@@ -20,7 +20,8 @@ from solutions import activations as ref
 
 from autograder.checks.api import CheckFailure, expect_tensor, expect_tensor_one_of, fail
 from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
-from autograder.checks.strategies import FLOAT_DTYPES, dtypes, float_tensors, int_tensors, probabilities, shapes
+from autograder.checks.choices import sampled_from
+from autograder.checks.strategies import FLOAT_DTYPES, dtypes, float_tensors, int_tensors, integers, probabilities, shapes
 
 M = "activations"
 LARGE = torch.tensor([-1e4, -1e3, -100.0, -20.0, -1.0, 0.0, 1.0, 20.0, 100.0, 1e3, 1e4])
@@ -70,8 +71,8 @@ ELEMENTWISE = (
     Elementwise("tanh", ref.tanh, st.just({}), _never),
     Elementwise("relu", ref.relu, st.just({}), _always),
     Elementwise("leaky_relu", ref.leaky_relu,
-                st.sampled_from([{}, {"negative_slope": 0.2}, {"negative_slope": 0.05}]), _always),
-    Elementwise("elu", ref.elu, st.sampled_from([{}, {"alpha": 0.5}, {"alpha": 2.0}]), _elu_kinked),
+                sampled_from(({}, {"negative_slope": 0.2}, {"negative_slope": 0.05})), _always),
+    Elementwise("elu", ref.elu, sampled_from(({}, {"alpha": 0.5}, {"alpha": 2.0})), _elu_kinked),
 )
 NORMALISATIONS = (Normalisation("softmax", ref.softmax), Normalisation("log_softmax", ref.log_softmax))
 
@@ -130,7 +131,7 @@ def _gradient_check(student, name, args, wrt, upstream, kwargs=None, rtol=1e-4, 
 
 # -- elementwise activations -------------------------------------------------------
 # Each check runs once per activation (its own task; its weight is per case).
-_ANY_FLOAT_TENSOR = st.sampled_from(FLOAT_DTYPES).flatmap(lambda d: float_tensors(dtype=d))
+_ANY_FLOAT_TENSOR = float_tensors(dtype=dtypes())
 
 
 @pytest.mark.weight(2)
@@ -201,7 +202,7 @@ def test_elu_default_alpha_is_1(student):
 def _dim_cases(draw):
     """A shape of 1 to 3 axes and one of its axes, counted from either end."""
     shape = draw(shapes(min_dims=1, max_dims=3))
-    return shape, draw(st.integers(min_value=-len(shape), max_value=len(shape) - 1))
+    return shape, draw(integers(-len(shape), len(shape) - 1))
 
 
 DIM_CASES = _dim_cases()
@@ -277,7 +278,7 @@ def test_softmax_rows_sum_to_one(student):
 # -- losses ----------------------------------------------------------------------
 @pytest.mark.task(f"{M}.mse_loss")
 @pytest.mark.weight(2)
-@given(shape=shapes(min_dims=1), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+@given(shape=shapes(min_dims=1), dtype=dtypes(), data=st.data())
 def test_mse_loss_matches_reference(student, shape, dtype, data):
     pred = data.draw(float_tensors(shape, dtype=dtype))
     target = data.draw(float_tensors(shape, dtype=dtype))
@@ -287,7 +288,7 @@ def test_mse_loss_matches_reference(student, shape, dtype, data):
 
 @pytest.mark.task(f"{M}.mse_loss")
 @pytest.mark.weight(2)
-@given(shape=shapes(min_dims=1), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+@given(shape=shapes(min_dims=1), dtype=dtypes(), data=st.data())
 def test_mse_loss_gradient_matches_reference(student, shape, dtype, data):
     pred = data.draw(float_tensors(shape, dtype=dtype))
     target = data.draw(float_tensors(shape, dtype=dtype))
@@ -311,7 +312,7 @@ def _bce_references(probs, target) -> list[torch.Tensor]:
 
 @pytest.mark.task(f"{M}.binary_cross_entropy")
 @pytest.mark.weight(2)
-@given(n=st.integers(min_value=1, max_value=12), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+@given(n=integers(1, 12), dtype=dtypes(), data=st.data())
 def test_binary_cross_entropy_matches_reference(student, n, dtype, data):
     probs = data.draw(probabilities((n,), dtype))
     target = data.draw(int_tensors((n,), 0, 1)).to(dtype)
@@ -322,7 +323,7 @@ def test_binary_cross_entropy_matches_reference(student, n, dtype, data):
 
 @pytest.mark.task(f"{M}.binary_cross_entropy")
 @pytest.mark.weight(2)
-@given(n=st.integers(min_value=1, max_value=12), dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+@given(n=integers(1, 12), dtype=dtypes(), data=st.data())
 def test_binary_cross_entropy_gradient_matches_reference(student, n, dtype, data):
     probs = data.draw(float_tensors((n,), dtype=dtype, min_value=0.01, max_value=0.99))
     target = data.draw(float_tensors((n,), dtype=dtype, min_value=0.0, max_value=1.0))
@@ -341,7 +342,7 @@ def test_binary_cross_entropy_finite_at_0_and_1(student):
 @st.composite
 def _classification_of(draw, dtype, min_value, max_value):
     """(logits of shape (batch, classes), labels of shape (batch,))."""
-    batch, classes = draw(st.integers(min_value=1, max_value=8)), draw(st.integers(min_value=2, max_value=7))
+    batch, classes = draw(integers(1, 8)), draw(integers(2, 7))
     return (draw(float_tensors((batch, classes), dtype=dtype, min_value=min_value, max_value=max_value)),
             draw(int_tensors((batch,), 0, classes - 1)))
 
@@ -353,7 +354,7 @@ def _classification(dtype, min_value=-20.0, max_value=20.0):
 
 @pytest.mark.task(f"{M}.cross_entropy")
 @pytest.mark.weight(2)
-@given(dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+@given(dtype=dtypes(), data=st.data())
 def test_cross_entropy_matches_reference(student, dtype, data):
     logits, labels = data.draw(_classification(dtype))
     expect_tensor(_call(student, "cross_entropy", logits, labels), ref.cross_entropy(logits, labels),
@@ -363,7 +364,7 @@ def test_cross_entropy_matches_reference(student, dtype, data):
 
 @pytest.mark.task(f"{M}.cross_entropy")
 @pytest.mark.weight(2)
-@given(dtype=st.sampled_from(FLOAT_DTYPES), data=st.data())
+@given(dtype=dtypes(), data=st.data())
 def test_cross_entropy_gradient_matches_reference(student, dtype, data):
     logits, labels = data.draw(_classification(dtype))
     _gradient_check(student, "cross_entropy", [logits, labels], (0,), None)

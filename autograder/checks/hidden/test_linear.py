@@ -15,7 +15,7 @@ from solutions import linear as ref
 
 from autograder.checks.api import describe_value, expect_tensor, fail
 from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
-from autograder.checks.strategies import FLOAT_DTYPES, sampled, seeded_tensor, shapes
+from autograder.checks.strategies import FLOAT_DTYPES, booleans, integers, sampled, seeded_tensor, shapes
 from autograder.sandbox.client import StudentError
 
 M = "linear"
@@ -38,12 +38,12 @@ def _seeded(shape, dtype, seed, low=-3.0, high=3.0):
 def affine_cases(draw, dtypes=FLOAT_DTYPES):
     """(x, weight, bias or None, upstream) with x of shape [..., in], leading axes of size 0 and 1 included."""
     lead = draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
-    n_in, n_out = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    n_in, n_out = draw(integers(1, 6)), draw(integers(1, 6))
     dtype = draw(sampled(tuple(dtypes)))
-    seed = draw(st.integers(min_value=0, max_value=2**31 - 4))
+    seed = draw(integers(0, 2**31 - 4))
     x = _seeded((*lead, n_in), dtype, seed)
     weight = _seeded((n_out, n_in), dtype, seed + 1)
-    bias = _seeded((n_out,), dtype, seed + 2) if draw(st.booleans()) else None
+    bias = _seeded((n_out,), dtype, seed + 2) if draw(booleans()) else None
     upstream = _seeded((*lead, n_out), dtype, seed + 3, -2.0, 2.0)
     return x, weight, bias, upstream
 
@@ -84,7 +84,7 @@ def test_linear_forward_square_weight_is_transposed(student):
 
 @pytest.mark.task(f"{M}.linear_forward")
 @pytest.mark.weight(4)
-@given(case=affine_cases(), omit_bias=st.booleans())
+@given(case=affine_cases(), omit_bias=booleans())
 def test_linear_forward_matches_reference(student, case, omit_bias):
     x, weight, bias, _ = case
     args = (x, weight) if bias is None and omit_bias else (x, weight, bias)
@@ -221,9 +221,9 @@ def test_Linear_init_is_uniform_within_bounds(student, seed, n_in, n_out):
 @st.composite
 def layer_cases(draw):
     lead = draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
-    n_in, n_out = draw(st.integers(1, 6)), draw(st.integers(1, 6))
-    seed = draw(st.integers(min_value=0, max_value=2**31 - 2))
-    return n_in, n_out, draw(st.booleans()), _seeded((*lead, n_in), torch.float32, seed), \
+    n_in, n_out = draw(integers(1, 6)), draw(integers(1, 6))
+    seed = draw(integers(0, 2**31 - 2))
+    return n_in, n_out, draw(booleans()), _seeded((*lead, n_in), torch.float32, seed), \
         _seeded((*lead, n_out), torch.float32, seed + 1, -2.0, 2.0)
 
 
@@ -333,7 +333,7 @@ def test_make_mlp_single_layer(student):
 
 @pytest.mark.task(f"{M}.make_mlp")
 @pytest.mark.weight(4)
-@given(sizes=st.lists(st.integers(1, 12), min_size=2, max_size=5), as_tuple=st.booleans())
+@given(sizes=st.lists(integers(1, 12), min_size=2, max_size=5), as_tuple=booleans())
 def test_make_mlp_any_depth(student, sizes, as_tuple):
     sizes = tuple(sizes) if as_tuple else sizes
     _expect_mlp(student, sizes, "make_mlp(sizes)", detail=f"sizes={sizes!r}")

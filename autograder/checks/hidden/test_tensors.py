@@ -16,7 +16,7 @@ from solutions import tensors as ref
 
 from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail, shape_words
 from autograder.checks.remote import call_unmutated
-from autograder.checks.strategies import (FLOAT_DTYPES, broadcastable_shapes, dtypes, float_tensors, int_tensors,
+from autograder.checks.strategies import (FLOAT_DTYPES, booleans, broadcastable_shapes, dtypes, float_tensors, int_tensors, integers,
                                           sampled, seeded_tensor, shapes, tensors_of)
 from autograder.sandbox.client import StudentError
 
@@ -68,7 +68,7 @@ def nested_lists(draw):
     cases = []
     for make, conversions in LIST_KINDS.values():
         shape = draw(shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
-        rng = np.random.default_rng(draw(st.integers(min_value=0, max_value=2**31 - 1)))
+        rng = np.random.default_rng(draw(integers(0, 2**31 - 1)))
         cases.append((make(rng, shape).tolist(), draw(sampled((None, None, *conversions)))))
     return cases
 
@@ -99,7 +99,7 @@ def test_to_tensor_from_nested_lists_matches_reference(student, cases):
 def test_to_tensor_from_numpy_matches_reference(student, data):
     np_dtype = data.draw(sampled(tuple(NUMPY_DTYPES)))
     shape = data.draw(shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
-    seed = data.draw(st.integers(min_value=0, max_value=2**31 - 1))
+    seed = data.draw(integers(0, 2**31 - 1))
     low = 0 if np_dtype == np.uint8 else -100                 # no negative values for an unsigned dtype
     array = np.random.default_rng(seed).uniform(low, 100, shape).astype(np_dtype)
     dtype = data.draw(sampled((None, None, torch.float32, torch.float64)))
@@ -177,7 +177,7 @@ def test_describe_known_tensor(student):
 
 @pytest.mark.task(f"{M}.describe")
 @pytest.mark.weight(3)
-@given(shape=shapes(min_dims=0, max_dims=4, min_side=0, max_side=5), dtype=st.sampled_from(ALL_DTYPES))
+@given(shape=shapes(min_dims=0, max_dims=4, min_side=0, max_side=5), dtype=sampled(ALL_DTYPES))
 def test_describe_matches_reference(student, shape, dtype):
     t = torch.zeros(shape, dtype=dtype)
     _expect_description(_call(student, "describe", t), t, what="describe(t)",
@@ -254,7 +254,7 @@ def test_flatten_images_keeps_the_batch(student, batch):
 @pytest.mark.weight(2)
 @given(data=st.data())
 def test_flatten_images_matches_reference(student, data):
-    shape = data.draw(st.tuples(st.integers(0, 5), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5)))
+    shape = data.draw(st.tuples(integers(0, 5), integers(1, 4), integers(1, 5), integers(1, 5)))
     x = data.draw(tensors_of(shape, data.draw(sampled((torch.float32, torch.float64, torch.int64)))))
     _flatten(student, x, "flatten_images(x)")
 
@@ -275,14 +275,14 @@ def test_normalize_known_values(student):
 
 @st.composite
 def normalize_cases(draw):
-    channels = draw(st.integers(1, 4))
-    image = (channels, draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    shape = draw(st.sampled_from([image, (draw(st.integers(0, 3)), *image)]))
+    channels = draw(integers(1, 4))
+    image = (channels, draw(integers(1, 4)), draw(integers(1, 4)))
+    shape = draw(sampled((image, (draw(integers(0, 3)), *image))))
     dtype = draw(dtypes())
     x = draw(tensors_of(shape, dtype))
     mean = draw(float_tensors((channels,), torch.float32, min_value=-2.0, max_value=2.0)).tolist()
     std = draw(float_tensors((channels,), torch.float32, min_value=0.25, max_value=3.0)).tolist()
-    if draw(st.booleans()):
+    if draw(booleans()):
         mean, std = tuple(mean), tuple(std)
     return x, mean, std
 
@@ -328,7 +328,7 @@ def test_one_hot_known_values(student):
 @pytest.mark.weight(4)
 @given(data=st.data())
 def test_one_hot_matches_reference(student, data):
-    k = data.draw(st.integers(1, 8))
+    k = data.draw(integers(1, 8))
     labels = data.draw(int_tensors(shapes(min_dims=1, max_dims=1, max_side=10), 0, k - 1))
     _expect(_call(student, "one_hot", labels, k), ref.one_hot(labels, k), what="one_hot(labels, num_classes)",
             hint=ONE_HOT_HINT, detail=f"labels={labels.tolist()}, num_classes={k}")
@@ -381,7 +381,7 @@ def test_predicted_labels_known_values(student):
 @pytest.mark.weight(3)
 @given(data=st.data())
 def test_predicted_labels_matches_reference(student, data):
-    shape = (data.draw(st.integers(0, 8)), data.draw(st.integers(1, 7)))
+    shape = (data.draw(integers(0, 8)), data.draw(integers(1, 7)))
     # few distinct values, so that rows often have ties (any index of a row's maximum is right)
     logits = data.draw(tensors_of(shape, data.draw(dtypes()), -4, 4)).round()
     _expect_argmax(_call(student, "predicted_labels", logits), logits, "predicted_labels(logits)",
@@ -410,9 +410,9 @@ def test_accuracy_known_value(student):
 
 @st.composite
 def classifications(draw):
-    b, k = draw(st.integers(1, 10)), draw(st.integers(2, 6))
+    b, k = draw(integers(1, 10)), draw(integers(2, 6))
     dtype = draw(dtypes())
-    g = torch.Generator().manual_seed(draw(st.integers(min_value=0, max_value=2**31 - 1)))
+    g = torch.Generator().manual_seed(draw(integers(0, 2**31 - 1)))
     # distinct values, so every row has a single arg-max
     logits = ((torch.randperm(b * k, generator=g).to(dtype) - b * k / 2) / 3).reshape(b, k)
     hits = draw(int_tensors((b,), 0, 1)).bool().tolist()
@@ -500,7 +500,7 @@ def test_safe_add_error_names_both_shapes(student):
 def test_safe_add_matches_reference(student, data):
     shape_a, shape_b = data.draw(broadcastable_shapes(2, min_dims=0, max_dims=4, min_side=0, max_side=4))
     dtype_a, dtype_b = data.draw(sampled(tuple(ADDITION_DTYPES)))
-    if data.draw(st.booleans()):
+    if data.draw(booleans()):
         dtype_a, dtype_b = dtype_b, dtype_a
     a, b = data.draw(tensors_of(shape_a, dtype_a)), data.draw(tensors_of(shape_b, dtype_b))
     _expect_sum(student, a, b, "safe_add(a, b)")
@@ -509,14 +509,14 @@ def test_safe_add_matches_reference(student, data):
 @st.composite
 def incompatible_shapes(draw):
     base = list(draw(shapes(min_dims=1, max_dims=4, min_side=1, max_side=4)))
-    axis = draw(st.integers(0, len(base) - 1))             # where the sizes clash
-    size_a = draw(st.integers(2, 5))
-    size_b = draw(st.integers(2, 5).filter(lambda s: s != size_a))
+    axis = draw(integers(0, len(base) - 1))                # where the sizes clash
+    size_a = draw(integers(2, 5))
+    size_b = draw(integers(2, 5).filter(lambda s: s != size_a))
     shape_a = base.copy()
     shape_a[axis] = size_a
-    shape_b = base[draw(st.integers(0, axis)):]            # a suffix that still holds the clashing axis
+    shape_b = base[draw(integers(0, axis)):]               # a suffix that still holds the clashing axis
     shape_b[axis - (len(base) - len(shape_b))] = size_b
-    if draw(st.booleans()):
+    if draw(booleans()):
         shape_a, shape_b = shape_b, shape_a
     return tuple(shape_a), tuple(shape_b)
 
