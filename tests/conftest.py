@@ -2,11 +2,13 @@
 pytest options ask), each test file runs in one test process, the files that share an
 expensive grading run in the same one, and each test process keeps to cores of its own.
 
-The files go to the test processes by ``--dist loadgroup``: every test is in the group of
-its file, except the files of :data:`SHARED`, whose group is the grading run they share
-(``helpers.graded_corpus``, ``example_class.graded_example_class``: one run per process).
-``--dist loadfile`` would send the corpus's two files to two processes, and each would
-grade all 190 corpus submissions.
+The files go to the test processes by :class:`SharedFileScheduling` (``--dist loadfile``,
+with :data:`SHARED` files in one unit: the grading run they share,
+``helpers.graded_corpus`` or ``example_class.graded_example_class``, runs once per
+process). pytest-xdist's own ``--dist loadgroup`` does not group under pytest 9: it
+renames ``item._nodeid``, which pytest 9 no longer reads, so every test was a unit of its
+own, and each of the two test processes made every module fixture (a corpus grading, an
+nbgrader course, the example class) for itself.
 
 The suite is CPU-bound: most tests grade, and a grading alternates between the grader and
 its worker, pinned to the core the grader runs on (``autograder.pool.slot_cpus``). Two test
@@ -38,10 +40,25 @@ SHARED = {
 }
 
 
-@pytest.hookimpl(tryfirst=True)      # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(SHARED.get(item.path.name, item.path.name)))
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to: its file, or the run its file shares (SHARED)."""
+    path = nodeid.split("::", 1)[0]
+    return SHARED.get(path.rsplit("/", 1)[-1], path)
+
+
+@pytest.hookimpl(tryfirst=True)      # before xdist's own, which would answer first
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") not in ("load", "loadfile", "loadgroup", "loadscope"):
+        return None                     # "each", "worksteal": xdist's own
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedFileScheduling(LoadFileScheduling):
+        """``--dist loadfile``, with the files of SHARED in one unit each."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return SharedFileScheduling(config, log)
 
 
 def pytest_configure(config) -> None:
