@@ -374,9 +374,9 @@ def test_ctrl_c_cancels_the_rest_and_leaves_nothing_running(tmp_path):
         module.write_text(module.read_text() + "\nimport time\ntime.sleep(1.5)\n")
     script = tmp_path / "grade.py"
     script.write_text(INTERRUPTED)
+    errors = (tmp_path / "stderr.txt").open("w")
     process = subprocess.Popen([sys.executable, str(script), str(subs), str(tmp_path / "out")],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               start_new_session=True)
+                               stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True)
     try:
         deadline = threading.Timer(300, process.kill)
         deadline.start()
@@ -393,9 +393,11 @@ def test_ctrl_c_cancels_the_rest_and_leaves_nothing_running(tmp_path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-    assert process.returncode != 0
+    errors.close()
     graded = [line for line in (first + rest).splitlines() if line.startswith("graded")]
-    assert len(graded) < 12                                  # the rest of the class was not graded
+    said = f"{len(graded)} graded; its stderr ends:\n{(tmp_path / 'stderr.txt').read_text()[-3000:]}"
+    assert process.returncode != 0, said
+    assert len(graded) < 12, said                           # the rest of the class was not graded
     time.sleep(2)
     assert not [pid for pid in started if _alive(pid)]
 

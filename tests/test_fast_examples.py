@@ -130,3 +130,38 @@ def test_fixture_values_reach_the_check_body():
     check._hypothesis_internal_use_seed = 11
     fast_examples.run_examples(check, {"student": "<student>"})
     assert len(seen) == 5 and all(s == "<student>" for s, _ in seen)
+
+
+def test_every_example_starts_from_the_seeded_random_state_and_the_callers_state_comes_back():
+    # As hypothesis's deterministic_PRNG gives each example: random as Random(0) left it,
+    # whatever the example before did with it; the caller's own state untouched.
+    import random
+
+    import hypothesis.core
+
+    expected = random.Random(0).random()
+    random.seed(99)
+    before = random.getstate()
+    patched = hypothesis.core.deterministic_PRNG
+    firsts: list[float] = []
+
+    def body(x):
+        firsts.append(random.random())
+        random.random()                       # an example that moves the generator on
+
+    check, seen = _check(st.integers(min_value=0, max_value=10**6), body)
+    fast_examples.run_examples(check, {})
+    assert len(firsts) >= 12 and set(firsts) == {expected}
+    assert random.getstate() == before
+    assert hypothesis.core.deterministic_PRNG is patched
+
+    def failing(x):
+        random.random()
+        if x > 10:
+            fail("too large")
+
+    check, _ = _check(st.integers(min_value=0, max_value=10**6), failing)
+    with pytest.raises(CheckFailure):
+        fast_examples.run_examples(check, {})
+    assert random.getstate() == before
+    assert hypothesis.core.deterministic_PRNG is patched

@@ -21,15 +21,22 @@ the engine runs the check, as it would have. Both draw from the check's own seed
 (``_hypothesis_internal_use_seed``, which grading sets per submission): a regrade is
 byte-identical.
 
+Each example starts with ``random`` (and the other generators hypothesis manages) in the
+state hypothesis gives it, ``Random(0)``'s; hypothesis saves and restores every such
+generator around every example (five copies of a 625-word state, about a third of what
+running an example costs hypothesis), here they are saved once before the examples and
+restored once after them (:class:`_SeedPerExample`), which no example can tell apart.
+
 Any part of this that the installed hypothesis lacks (its internals change between
 versions) makes :func:`run_examples` run the engine instead; nothing else changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from random import Random
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 __all__ = ["run_examples", "available"]
 
@@ -47,6 +54,12 @@ try:
     _MISSING: str | None = None
 except ImportError as exc:        # another hypothesis: the engine runs every check
     _MISSING = str(exc)
+try:
+    import hypothesis.core as _core
+    from hypothesis.internal import entropy as _entropy
+    _PRNG = callable(getattr(_core, "deterministic_PRNG", None)) and hasattr(_entropy, "RANDOMS_TO_MANAGE")
+except ImportError:
+    _PRNG = False                 # hypothesis's own per-example save, seed, restore
 
 
 def available() -> bool:
@@ -97,21 +110,62 @@ def _quick(test: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     state = StateForActualGivenExecution(stuff, test.hypothesis.inner_test, settings, random, test,
                                          thread_overlap={})
     seen: set[bytes] = set()
-    for attempt in range(wanted * _ATTEMPTS_PER_EXAMPLE):
-        if len(seen) >= wanted:
-            return None
-        prefix = (ChoiceTemplate("simplest", count=None),) if attempt == 0 else None
-        data = ConjectureData(random=random, prefix=prefix)
-        try:
-            state.execute_once(data)
-        except (StopTest, UnsatisfiedAssumption):
-            continue                 # an invalid draw (a filter, an overrun): not an example
-        except Exception as failure:
-            return tuple(data.choices), failure
-        if data.status is not Status.VALID:
-            continue
-        seen.add(choices_to_bytes(data.choices))
+    with _seeded_per_example():
+        for attempt in range(wanted * _ATTEMPTS_PER_EXAMPLE):
+            if len(seen) >= wanted:
+                return None
+            prefix = (ChoiceTemplate("simplest", count=None),) if attempt == 0 else None
+            data = ConjectureData(random=random, prefix=prefix)
+            try:
+                state.execute_once(data)
+            except (StopTest, UnsatisfiedAssumption):
+                continue                 # an invalid draw (a filter, an overrun): not an example
+            except Exception as failure:
+                return tuple(data.choices), failure
+            if data.status is not Status.VALID:
+                continue
+            seen.add(choices_to_bytes(data.choices))
     return None if len(seen) >= wanted else _ENGINE
+
+
+class _SeedPerExample:
+    """What ``execute_once`` gets for ``deterministic_PRNG()`` inside :func:`_seeded_per_example`:
+    entering it puts every generator hypothesis manages in its seeded state (``Random(0)``'s
+    state; ``seed(0)`` for another kind), as ``deterministic_PRNG(0)`` does; leaving it
+    restores nothing (the states before the examples are restored once, after them)."""
+
+    def __init__(self, original: Callable[..., Any], generators: list[Any]):
+        self._original, self._generators = original, generators
+        self._seeded = Random(0).getstate()
+
+    def __call__(self, seed: int = 0) -> Any:
+        return self if seed == 0 else self._original(seed)
+
+    def __enter__(self) -> None:
+        for generator in self._generators:
+            if type(generator) is Random:
+                generator.setstate(self._seeded)
+            else:
+                generator.seed(0)
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
+
+
+@contextlib.contextmanager
+def _seeded_per_example() -> Iterator[None]:
+    """Run examples with per-example seeding at the cost of one save and one restore."""
+    if not _PRNG:
+        yield
+        return
+    original = _core.deterministic_PRNG
+    with original(0):             # registers hypothesis's own generator, saves and seeds all
+        generators = [g for g in (ref() for ref in list(_entropy.RANDOMS_TO_MANAGE.data.values())) if g is not None]
+        _core.deterministic_PRNG = _SeedPerExample(original, generators)
+        try:
+            yield
+        finally:
+            _core.deterministic_PRNG = original
 
 
 def _replay(test: Callable[..., Any], kwargs: dict[str, Any], choices: tuple) -> None:
