@@ -201,8 +201,8 @@ def float_tensors(
     default both bounds, the value of the range nearest 0 (unless ``avoid_zero``) and
     :data:`TIE`; every planted value lies in the range."""
     if isinstance(dtype, st.SearchStrategy):
-        return _cached_any_dtype(_shape_strategy(shape), dtype, min_value, max_value, avoid_zero,
-                                 None if specials is None else tuple(specials))
+        return _cached_float_tensors(_shape_strategy(shape), dtype, min_value, max_value, avoid_zero,
+                                     None if specials is None else tuple(specials))
     if dtype == torch.float32:   # bounds float32 represents exactly, as hypothesis wanted
         min_value, max_value = _representable(min_value, dtype), _representable(max_value, dtype)
     if not min_value <= max_value:
@@ -237,8 +237,10 @@ def _constant(draws: Draws, value: Any) -> Any:
 def _cached_float_tensors(shape, dtype, min_value, max_value, avoid_zero, specials):
     # One strategy object per distinct request: hypothesis validates each new strategy
     # object the first time it is drawn from, and checks ask for the same ones per example.
-    return built(_float_tensor, shape, dtype, min_value, max_value, avoid_zero, specials,
-                 name=f"float_tensors({shape!r}, dtype={dtype}, min_value={min_value}, max_value={max_value}, "
+    # A dtype strategy: drawn first, then the tensor of that dtype (see float_tensors).
+    build = _any_dtype_tensor if isinstance(dtype, st.SearchStrategy) else _float_tensor
+    return built(build, shape, dtype, min_value, max_value, avoid_zero, specials,
+                 name=f"float_tensors({shape!r}, dtype={dtype!r}, min_value={min_value}, max_value={max_value}, "
                       f"avoid_zero={avoid_zero}, specials={specials})")
 
 
@@ -248,13 +250,6 @@ def _float_tensor(draws: Draws, shape, dtype, min_value, max_value, avoid_zero, 
     seed, scale = draws.integer(*_SEED_RANGE), SCALES[draws.integer(0, len(SCALES) - 1)]
     planted = _plant(draws, count, specials, _MAX_PLANTED)
     return seeded_floats(drawn, dtype, seed, min_value, max_value, scale, planted, avoid_zero)
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_any_dtype(shape, dtypes, min_value, max_value, avoid_zero, specials):
-    return built(_any_dtype_tensor, shape, dtypes, min_value, max_value, avoid_zero, specials,
-                 name=f"float_tensors({shape!r}, dtype={dtypes!r}, min_value={min_value}, max_value={max_value}, "
-                      f"avoid_zero={avoid_zero}, specials={specials})")
 
 
 def _any_dtype_tensor(draws: Draws, shape, dtypes, min_value, max_value, avoid_zero, specials) -> torch.Tensor:
