@@ -329,11 +329,15 @@ def test_a_submission_that_kills_two_workers_gets_the_grader_failed_report(dask_
 
 # -- Ctrl-C ------------------------------------------------------------------------------------------------
 INTERRUPTED = textwrap.dedent("""
+    import signal
     import sys
     from pathlib import Path
     from autograder.grading import GradeOptions, grade_submissions
 
     if __name__ == "__main__":
+        # As started from a terminal: a process inherits an ignored SIGINT, and a test
+        # process of the suite may have had it ignored (then Ctrl-C would do nothing).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         grade_submissions(Path(sys.argv[1]), Path(sys.argv[2]),
                           GradeOptions(modules=("tensors",), workers=2, scheduler="local:2"),
                           on_result=lambda r: print("graded", r.student, flush=True))
