@@ -51,9 +51,11 @@ class Draws(Protocol):
         """A value of any strategy (a :func:`built` one without a span of its own)."""
 
 
+@functools.lru_cache(maxsize=1024)
 def _weights(low: int, high: int) -> dict[int, float] | None:
     # What st.integers gives draw_integer for a wide bounded range (hypothesis 6.1xx,
-    # IntegersStrategy.do_draw): the bounds and their neighbours drawn more often.
+    # IntegersStrategy.do_draw): the bounds and their neighbours drawn more often. One
+    # dict per range (hypothesis only reads it), not one per draw.
     if high - low > 127:
         return {low: 2 / 128, low + 1: 1 / 128, high - 1: 1 / 128, high: 2 / 128}
     return None

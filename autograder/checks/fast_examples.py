@@ -134,9 +134,10 @@ class _SeedPerExample:
     state; ``seed(0)`` for another kind), as ``deterministic_PRNG(0)`` does; leaving it
     restores nothing (the states before the examples are restored once, after them)."""
 
+    _SEEDED = Random(0).getstate()
+
     def __init__(self, original: Callable[..., Any], generators: list[Any]):
         self._original, self._generators = original, generators
-        self._seeded = Random(0).getstate()
 
     def __call__(self, seed: int = 0) -> Any:
         return self if seed == 0 else self._original(seed)
@@ -144,7 +145,7 @@ class _SeedPerExample:
     def __enter__(self) -> None:
         for generator in self._generators:
             if type(generator) is Random:
-                generator.setstate(self._seeded)
+                generator.setstate(self._SEEDED)
             else:
                 generator.seed(0)
 

@@ -56,10 +56,14 @@ def dtypes() -> st.SearchStrategy[torch.dtype]:
 def sampled(values: tuple) -> st.SearchStrategy:
     """``st.sampled_from(values)`` (the same choices), one object per tuple of values
     (hypothesis makes a new one per call, which a check that draws it per example would
-    build and validate anew)."""
+    build and validate anew). Values that cannot be a cache key (dicts of keyword
+    arguments) get a strategy of their own: make it once, at module level."""
     values = tuple(values)
-    # The types are part of the key: (1, 0) == (True, False), but they draw other values.
-    return _sampled(values, tuple(type(v) for v in values))
+    try:
+        # The types are part of the key: (1, 0) == (True, False), but they draw other values.
+        return _sampled(values, tuple(type(v) for v in values))
+    except TypeError:               # unhashable values
+        return sampled_from(values)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -254,7 +258,13 @@ def _float_tensor(draws: Draws, shape, dtype, min_value, max_value, avoid_zero, 
 
 def _any_dtype_tensor(draws: Draws, shape, dtypes, min_value, max_value, avoid_zero, specials) -> torch.Tensor:
     dtype = draws.draw(dtypes)
-    return draws.draw(float_tensors(shape, dtype, min_value, max_value, avoid_zero, specials))
+    return draws.draw(_of_dtype(shape, dtype, min_value, max_value, avoid_zero, specials))
+
+
+@functools.lru_cache(maxsize=4096)
+def _of_dtype(shape, dtype, min_value, max_value, avoid_zero, specials):
+    # float_tensors validates and rounds its bounds (torch operations): once per dtype, not per example.
+    return float_tensors(shape, dtype, min_value, max_value, avoid_zero, specials)
 
 
 def int_tensors(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]], min_value: int, max_value: int,

@@ -20,8 +20,8 @@ from solutions import activations as ref
 
 from autograder.checks.api import CheckFailure, expect_tensor, expect_tensor_one_of, fail
 from autograder.checks.remote import call_unmutated, forward_backward, reference_gradients
-from autograder.checks.choices import sampled_from
-from autograder.checks.strategies import FLOAT_DTYPES, dtypes, float_tensors, int_tensors, integers, probabilities, shapes
+from autograder.checks.strategies import (FLOAT_DTYPES, dtypes, float_tensors, int_tensors, integers, probabilities,
+                                          sampled, shapes)
 
 M = "activations"
 LARGE = torch.tensor([-1e4, -1e3, -100.0, -20.0, -1.0, 0.0, 1.0, 20.0, 100.0, 1e3, 1e4])
@@ -71,8 +71,8 @@ ELEMENTWISE = (
     Elementwise("tanh", ref.tanh, st.just({}), _never),
     Elementwise("relu", ref.relu, st.just({}), _always),
     Elementwise("leaky_relu", ref.leaky_relu,
-                sampled_from(({}, {"negative_slope": 0.2}, {"negative_slope": 0.05})), _always),
-    Elementwise("elu", ref.elu, sampled_from(({}, {"alpha": 0.5}, {"alpha": 2.0})), _elu_kinked),
+                sampled(({}, {"negative_slope": 0.2}, {"negative_slope": 0.05})), _always),
+    Elementwise("elu", ref.elu, sampled(({}, {"alpha": 0.5}, {"alpha": 2.0})), _elu_kinked),
 )
 NORMALISATIONS = (Normalisation("softmax", ref.softmax), Normalisation("log_softmax", ref.log_softmax))
 
