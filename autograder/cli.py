@@ -263,23 +263,31 @@ def export(record: Path, fmt: str, dest: Path | None, course: Path | None) -> No
 
 
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--timeout", "timeout", type=float, default=None, metavar="SECONDS",
               help="Seconds the import and each check may take (default: the assignment's limit, as when grading).")
-def check(file: Path, timeout: float | None) -> None:
-    """Check your FILE (e.g. activations.py or activations.ipynb) with the public checks.
+def check(files: tuple[Path, ...], timeout: float | None) -> None:
+    """Check your FILES (e.g. activations.py or activations.ipynb; or several: *.py) with the
+    public checks.
 
-    Runs the public checks of that module on your code, on this machine, through the
+    Runs the public checks of each file's module on your code, on this machine, through the
     grader's own rules (forbidden calls, time limits) and says what passes and what
-    fails. Exit code 0: every check passes; 1: some fail; 2: bad input.
+    fails. Exit code 0: every check passes; 1: some fail; 2: bad input (nothing is checked).
     """
-    from .student_check import check_file, render
+    from .student_check import HOW_TO_READ, check_files, render, summary
 
     if timeout is not None and not timeout > 0:
         raise click.BadParameter(f"must be a positive number of seconds (got {timeout:g})", param_hint="--timeout")
-    result = check_file(file, timeout)
-    click.echo(render(result))
-    sys.exit(result.exit_code)
+    results = check_files(list(files), timeout)
+    for result in results:
+        click.echo(render(result, guide=len(results) == 1))
+        if len(results) > 1:
+            click.echo("")
+    if len(results) > 1:
+        click.echo(summary(results))
+        click.echo("")
+        click.echo(HOW_TO_READ.format(module="<module>"))
+    sys.exit(max(result.exit_code for result in results))
 
 
 @main.command("try-checks")

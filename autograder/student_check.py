@@ -23,11 +23,14 @@ here is what will be graded, judged by the same rules:
 This runs the student's own code on the student's own machine, so there is no sandbox;
 it runs in a child process: a check that hangs past its limit (or crashes the process)
 fails with that message, the child is started again, and the other checks still run.
+Each child is forked from a process that imported PyTorch once
+(:mod:`autograder.check_forks`): checking several files in one command
+(``autograder check *.py``), or again after a hang, costs one import of PyTorch.
 An exception in the student's code is shown with its ``file:line`` (the notebook's cell
 and line for a notebook).
 
-Exit codes: 0 every public check passes and no rule is broken, 1 otherwise (or the checks
-could not run), 2 bad input (missing file, a name that is no module of the course, a
+Exit codes (of every file checked): 0 every public check passes and no rule is broken, 1
+otherwise (or the checks could not run), 2 bad input, when nothing is checked (missing file, a name that is no module of the course, a
 notebook that cannot be read, a limit that is not positive).
 """
 
@@ -38,7 +41,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,13 +50,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .check_forks import start_child
 from .config import load_course
 from .course import MODULES, assignment_for, project_root
 from .errors import AutograderError
 from .notebook_code import Extraction, NotebookError, extract, load_reference
 from .results import AssignmentResult, CheckResult, Outcome, Visibility
 
-__all__ = ["StudentCheck", "check_file", "render", "DEFAULT_TIMEOUT_S", "exit_code"]
+__all__ = ["StudentCheck", "check_file", "check_files", "render", "summary", "DEFAULT_TIMEOUT_S", "exit_code"]
 
 DEFAULT_TIMEOUT_S: float | None = None     # None: the assignment's call_timeout_s, as when grading
 STARTUP_TIMEOUT_S = 180.0                  # the child's own start-up (importing torch), not the student's
@@ -182,6 +185,18 @@ def check_file(path: Path, timeout_s: float | None = DEFAULT_TIMEOUT_S, root: Pa
     return StudentCheck(path, module, result, messages, call_timeout, time.perf_counter() - started)
 
 
+def check_files(paths: list[Path], timeout_s: float | None = DEFAULT_TIMEOUT_S,
+                root: Path | None = None) -> list[StudentCheck]:
+    """:func:`check_file` of each path, in order. Every path is validated first: bad input
+    (``AutograderError``) is raised before anything runs. The children of all files fork
+    from one process that imported PyTorch once (:mod:`autograder.check_forks`)."""
+    if timeout_s is not None and not timeout_s > 0:
+        raise AutograderError(f"the time limit must be a positive number of seconds (got {timeout_s:g})")
+    for path in paths:
+        _module_of(path)
+    return [check_file(path, timeout_s, root) for path in paths]
+
+
 def _read_events(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -214,39 +229,41 @@ def _run_child(spec: dict, folder: Path, module_timeout_s: float, started: float
         spec["skip"] = sorted(results)
         (folder / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         events_path.unlink(missing_ok=True)
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        process = subprocess.Popen([sys.executable, "-m", "autograder.student_check", str(folder / "spec.json")],
-                                   cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = start_child(folder / "spec.json", folder)
         # The child enforces the limits itself (an alarm per check); this is the backstop
         # for code the alarm cannot interrupt (a long call into C, an except: that
         # swallows it): no sign of progress for the limit and a grace period.
         killed = None
         last_progress = time.monotonic()
         seen = 0
-        while process.poll() is None:
-            time.sleep(0.05)
-            events = _read_events(events_path)
-            if len(events) != seen:
-                seen, last_progress = len(events), time.monotonic()
-                if seen and events[0]["event"] == "ready" and seen == 1:
-                    # the student's time starts now (imports of torch & co. are not counted)
-                    deadline = max(deadline, time.perf_counter() + module_timeout_s) if _attempt == 0 else deadline
-            now = time.monotonic()
-            if not seen:
-                if now - last_progress > STARTUP_TIMEOUT_S:
-                    _kill(process)
-                    raise AutograderError(f"the checks could not start within {STARTUP_TIMEOUT_S:g} s "
-                                          "(importing torch); is this machine very busy?")
-                continue
-            if time.perf_counter() >= deadline:
-                killed = "module"
-            elif now - last_progress > call + 5.0:
-                killed = "call"
-            if killed:
-                _kill(process)
-                break
-        output = process.communicate()[0].decode("utf-8", "replace")
+        try:
+            while process.poll() is None:
+                time.sleep(0.05)
+                events = _read_events(events_path)
+                if len(events) != seen:
+                    seen, last_progress = len(events), time.monotonic()
+                    if seen and events[0]["event"] == "ready" and seen == 1:
+                        # the student's time starts now (imports of torch & co. are not counted)
+                        deadline = max(deadline, time.perf_counter() + module_timeout_s) if _attempt == 0 else deadline
+                now = time.monotonic()
+                if not seen:
+                    if now - last_progress > STARTUP_TIMEOUT_S:
+                        process.kill()
+                        raise AutograderError(f"the checks could not start within {STARTUP_TIMEOUT_S:g} s "
+                                              "(importing torch); is this machine very busy?")
+                    continue
+                if time.perf_counter() >= deadline:
+                    killed = "module"
+                elif now - last_progress > call + 5.0:
+                    killed = "call"
+                if killed:
+                    process.kill()
+                    break
+            returncode, output = process.finish()
+        except BaseException:
+            process.kill()      # Ctrl-C, or the start-up limit: the child must not go on alone
+            process.finish()
+            raise
         events = _read_events(events_path)
         running = None
         for event in events:
@@ -268,7 +285,7 @@ def _run_child(spec: dict, folder: Path, module_timeout_s: float, started: float
                 limit = module_timeout_s if killed == "module" else call
                 message = loading.import_timeout(file, limit).message
             else:
-                message = loading.import_crash(file, _exit_text(process.returncode, output)).message
+                message = loading.import_crash(file, _exit_text(returncode, output)).message
             return _fail_all(spec, message)
         if running is None:
             # the child stopped between checks: pytest itself failed; say what it printed
@@ -280,7 +297,7 @@ def _run_child(spec: dict, folder: Path, module_timeout_s: float, started: float
             why = f"Your code did not finish within {call:g} s (an infinite loop?)"
         else:
             why = ("Your code crashed the Python process running it (sys.exit/os._exit, a signal, a segmentation "
-                   f"fault or running out of memory): {_exit_text(process.returncode, output)}")
+                   f"fault or running out of memory): {_exit_text(returncode, output)}")
         results[running["nodeid"]] = CheckResult(name=running["name"], task=running["task"], outcome=Outcome.ERROR,
                                                  visibility=Visibility.PUBLIC, message=why)
         if killed == "module":
@@ -308,13 +325,6 @@ def _exit_text(code: int | None, output: str) -> str:
     return f"exit status {code}"
 
 
-def _kill(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def _teller(copied: str, path: Path, extraction: Extraction | None):
     """Messages name the student's file (and the notebook's cell), not the temporary copy."""
     pattern = re.compile(r'(?:' + re.escape(copied) + r'|\b' + re.escape(Path(copied).name) + r')", line (\d+)')
@@ -339,8 +349,9 @@ def _teller(copied: str, path: Path, extraction: Extraction | None):
 
 # -- rendering ----------------------------------------------------------------------------
 
-def render(result: StudentCheck) -> str:
-    """The answer printed to the student: one block per task, the root cause first."""
+def render(result: StudentCheck, guide: bool = True) -> str:
+    """The answer printed to the student: one block per task, the root cause first, then
+    (``guide``) how to read it."""
     from .reports.feedback import feedback_view
     from .results import StudentResult
 
@@ -394,9 +405,25 @@ def render(result: StudentCheck) -> str:
     broken_rules = (f"{len(rules)} task breaks" if len(rules) == 1 else f"{len(rules)} tasks break") + \
         " a rule of the grader and will score zero"
     out.append(f"{passed} of {total} public checks pass: {verdict}" + (f"; but {broken_rules}." if rules else "."))
-    out.append("")
-    out.append(HOW_TO_READ.format(module=result.module))
+    if guide:
+        out.append("")
+        out.append(HOW_TO_READ.format(module=result.module))
     return "\n".join(out)
+
+
+def summary(results: list[StudentCheck]) -> str:
+    """One line per checked file, for a check of several files."""
+    lines = [f"Checked {len(results)} files:"]
+    for result in results:
+        failing = sum(1 for c in result.checks if not c.passed)
+        rules = sum(1 for t in result.result.tasks if t.penalty and t.penalty != "no checks ran for this task")
+        if result.passed:
+            verdict = f"all {len(result.checks)} public checks pass"
+        else:
+            verdict = f"{failing} of {len(result.checks)} public checks fail" + \
+                (f", {rules} task(s) break a rule of the grader" if rules else "")
+        lines.append(f"  {'PASS' if result.passed else 'FAIL'}  {result.file}: {verdict}")
+    return "\n".join(lines)
 
 
 # -- the child: import the module, run the checks through the grader's plugin ----------------

@@ -1,0 +1,161 @@
+"""``autograder check``'s children fork from a server that imported PyTorch once
+(``autograder/check_forks.py``), and each is what a new interpreter was."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from autograder import check_forks
+from autograder.student_check import check_file, check_files
+
+from example_class import EXAMPLES
+
+# Appended to the reference tensors.py: when imported, it records what its process looks like.
+PROBE = '''
+import json as _json, os as _os, sys as _sys
+_solutions = sorted(m for m in _sys.modules if m.split(".")[0] == "solutions")
+_facts = {"pid": _os.getpid(), "ppid": _os.getppid(), "pgid": _os.getpgid(0), "sid": _os.getsid(0),
+          "cwd": _os.getcwd(), "path0": _sys.path[0], "stdin": _sys.stdin.read(), "argv": _sys.argv,
+          "env": _os.environ.get("AUTOGRADER_TEST_PROBE"), "bytecode": _sys.dont_write_bytecode,
+          "solutions": _solutions}
+with open(_os.environ["AUTOGRADER_TEST_FACTS"], "a") as _f:
+    _f.write(_json.dumps(_facts) + "\\n")
+'''
+
+
+def _probe_file(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "tensors.py"
+    path.write_text((EXAMPLES / "reference" / "tensors.py").read_text(encoding="utf-8") + PROBE, encoding="utf-8")
+    return path
+
+
+def _facts(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_forked_child_is_what_a_new_interpreter_was(tmp_path, monkeypatch):
+    facts = tmp_path / "facts.jsonl"
+    monkeypatch.setenv("AUTOGRADER_TEST_FACTS", str(facts))
+    monkeypatch.setenv("AUTOGRADER_TEST_PROBE", "first")
+    first = check_file(_probe_file(tmp_path / "a"))
+    monkeypatch.setenv("AUTOGRADER_TEST_PROBE", "second")      # the caller's environment of the moment
+    second = check_file(_probe_file(tmp_path / "b"))
+    assert first.passed and second.passed, [c.message for c in first.checks + second.checks if not c.passed]
+    seen = _facts(facts)
+    assert [f["env"] for f in seen] == ["first", "second"]
+    for fact in seen:
+        assert fact["ppid"] != os.getpid()                      # forked by the server, not started by us
+        assert fact["pgid"] == fact["sid"] == fact["pid"]       # a session of its own: killing it kills all
+        assert fact["path0"] == fact["cwd"] == os.path.realpath(fact["cwd"])
+        assert fact["stdin"] == ""
+        assert fact["argv"][0].endswith("student_check.py") and fact["argv"][1].endswith("spec.json")
+        assert fact["bytecode"] is True
+        assert fact["solutions"] == []                          # the server never loaded the reference
+    assert seen[0]["ppid"] == seen[1]["ppid"]                   # one server served both
+    assert seen[0]["cwd"] != seen[1]["cwd"]
+
+
+def test_the_server_imports_nothing_from_the_checked_folder(tmp_path, monkeypatch):
+    """A student's random.py beside the checked file shadows nothing the server imports
+    (PyTorch imports random), and the checks still pass."""
+    facts = tmp_path / "facts.jsonl"
+    monkeypatch.setenv("AUTOGRADER_TEST_FACTS", str(facts))
+    path = _probe_file(tmp_path / "student")
+    (path.parent / "random.py").write_text("raise RuntimeError('the student random.py was imported')\n")
+    check_forks.close_servers()             # a new server, started from this folder
+    monkeypatch.chdir(path.parent)
+    checked = check_file(path)
+    assert checked.passed, [c.message for c in checked.checks if not c.passed]
+    assert _facts(facts)[0]["ppid"] != os.getpid()
+
+
+def test_a_server_that_dies_costs_the_running_check_only_and_a_new_one_starts(tmp_path, monkeypatch):
+    facts = tmp_path / "facts.jsonl"
+    monkeypatch.setenv("AUTOGRADER_TEST_FACTS", str(facts))
+    check_forks.close_servers()
+    assert check_file(_probe_file(tmp_path / "warm")).passed          # one server is up, idle
+    (server,) = check_forks._idle
+    pidfile = tmp_path / "pid"
+    hang = tmp_path / "hang" / "tensors.py"
+    hang.parent.mkdir()
+    hang.write_text(f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+                    "for _ in range(1200):\n    time.sleep(0.1)\n")
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(check_file, hang, 100)
+        deadline = time.monotonic() + 120
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline and not running.done(), "the student's module never ran"
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        os.killpg(server.process.pid, signal.SIGKILL)                  # the server dies while its child runs
+        hung = running.result(timeout=60)
+    assert not hung.passed and "died while importing it (killed by signal SIGKILL)" in hung.checks[0].message
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the child outlived its server"
+    assert server not in check_forks._all
+    assert check_file(_probe_file(tmp_path / "again")).passed           # a new server
+    assert _facts(facts)[-1]["ppid"] not in (server.process.pid, os.getpid())
+
+
+def test_several_files_are_checked_in_one_command_and_bad_input_stops_all(tmp_path):
+    reference, broken = EXAMPLES / "reference" / "tensors.py", EXAMPLES / "broken" / "activations.py"
+    results = check_files([reference, broken])
+    assert [r.module for r in results] == ["tensors", "activations"]
+    assert results[0].exit_code == 0 and results[1].exit_code == 1
+    cli = [sys.executable, "-m", "autograder.cli", "check"]
+    run = subprocess.run([*cli, str(reference), str(broken)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stderr
+    assert "Checked 2 files:" in run.stdout
+    assert f"PASS  {reference}: all" in run.stdout and f"FAIL  {broken}:" in run.stdout
+    assert run.stdout.count("How to read this") == 1
+    bad = subprocess.run([*cli, str(reference), str(tmp_path / "Tensors.py")], capture_output=True, text=True,
+                         timeout=600)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr and "Checking" not in bad.stdout
+
+
+def test_ctrl_c_during_check_leaves_no_child_running(tmp_path):
+    pidfile = tmp_path / "pid"
+    student = tmp_path / "tensors.py"
+    student.write_text(f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+                       "for _ in range(1200):\n    time.sleep(0.1)\n")
+    process = subprocess.Popen([sys.executable, "-m", "autograder.cli", "check", str(student), "--timeout", "100"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not pidfile.exists() or not pidfile.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, "the student's module never ran"
+            time.sleep(0.1)
+        child = int(pidfile.read_text())
+        os.kill(process.pid, signal.SIGINT)                     # Ctrl-C reaches the command
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode != 0
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(child):
+        os.kill(child, signal.SIGKILL)           # ours: started by this test's command
+        pytest.fail("the child of `autograder check` outlived Ctrl-C")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
