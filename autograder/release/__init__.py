@@ -84,6 +84,7 @@ file or address your instructor gives you, for example:
 Then, in this folder, check one module before you submit it:
 
     autograder check tensors.py      # or activations.ipynb for a notebook
+    autograder check *.py            # every module at once (a summary at the end)
 
 It runs the public checks of that module on your file the way the grader does: the
 same time limits, the same rules (a function a task may not use fails that task, as
