@@ -8,6 +8,15 @@ import threading
 from pathlib import Path
 
 
+def alive(pid: int) -> bool:
+    """Is process ``pid`` running (a zombie, ended but not yet reaped, is not)?"""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def report_without_timings(path: Path) -> dict:
     """A student's report.json with every timing removed (timings may differ between runs)."""
     report = json.loads(Path(path).read_text())

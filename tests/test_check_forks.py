@@ -18,6 +18,7 @@ from autograder import check_forks
 from autograder.student_check import check_file, check_files
 
 from example_class import EXAMPLES
+from helpers import alive
 
 # Appended to the reference tensors.py: when imported, it records what its process looks like.
 PROBE = '''
@@ -101,9 +102,9 @@ def test_a_server_that_dies_costs_the_running_check_only_and_a_new_one_starts(tm
         hung = running.result(timeout=60)
     assert not hung.passed and "died while importing it (killed by signal SIGKILL)" in hung.checks[0].message
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(child), "the child outlived its server"
+    assert not alive(child), "the child outlived its server"
     assert server not in check_forks._all
     assert check_file(_probe_file(tmp_path / "again")).passed           # a new server
     assert _facts(facts)[-1]["ppid"] not in (server.process.pid, os.getpid())
@@ -130,8 +131,11 @@ def test_ctrl_c_during_check_leaves_no_child_running(tmp_path):
     student = tmp_path / "tensors.py"
     student.write_text(f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
                        "for _ in range(1200):\n    time.sleep(0.1)\n")
+    # SIGINT as a terminal's command has it: a suite started in the background (a
+    # non-interactive shell's &) hands its children an ignored SIGINT.
     process = subprocess.Popen([sys.executable, "-m", "autograder.cli", "check", str(student), "--timeout", "100"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 180
         while not pidfile.exists() or not pidfile.read_text():
@@ -146,16 +150,8 @@ def test_ctrl_c_during_check_leaves_no_child_running(tmp_path):
             process.wait()
     assert process.returncode != 0
     deadline = time.monotonic() + 10
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(child):
+    if alive(child):
         os.kill(child, signal.SIGKILL)           # ours: started by this test's command
         pytest.fail("the child of `autograder check` outlived Ctrl-C")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"

@@ -29,7 +29,7 @@ from autograder.errors import AutograderError
 from autograder.grading import GradeOptions, grade_submissions
 from autograder.results import Outcome
 from autograder.submissions import MAX_FILE_BYTES, copy_submission, discover
-from helpers import report_without_timings
+from helpers import alive, report_without_timings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "submissions"
@@ -362,14 +362,6 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_ctrl_c_cancels_the_rest_and_leaves_nothing_running(tmp_path):
     subs = make_class(tmp_path, {f"s{i:02d}": "template" for i in range(12)}, examples=False)
     for module in subs.glob("*/tensors.py"):
@@ -403,7 +395,7 @@ def test_ctrl_c_cancels_the_rest_and_leaves_nothing_running(tmp_path):
     assert process.returncode != 0, said
     assert len(graded) < 12, said                           # the rest of the class was not graded
     time.sleep(2)
-    assert not [pid for pid in started if _alive(pid)]
+    assert not [pid for pid in started if alive(pid)]
 
 
 def test_a_worker_with_another_grader_refuses_to_grade(dask_cluster, tmp_path, monkeypatch):
