@@ -130,8 +130,8 @@ def test_a_workers_first_gradient_check_imports_nothing_the_zygote_did_not(tmp_p
         optimizer.method("zero_grad")
         optimizer.method("step")
         meta = torch.empty(4, 1, device="meta")           # as the training and devices checks do
-        dataset = worker.call("torch.utils.data.TensorDataset", meta, meta, _keep=True)
-        worker.call("builtins.list", worker.call("torch.utils.data.DataLoader", dataset, batch_size=2, _keep=True))
+        dataset = worker.call("torch.utils.data.TensorDataset", meta, meta, keep=True)
+        worker.call("builtins.list", worker.call("torch.utils.data.DataLoader", dataset, batch_size=2, keep=True))
         assert sorted(set(worker.call("activations.loaded")) - set(before)) == []
         assert ("torchvision" in before) == torchvision
     finally:

@@ -267,25 +267,25 @@ class NotTrainable(Exception):
 class RemoteTrainer:
     """The same steps on a model in a student's worker: 3 round trips per step.
 
-    ``net`` is a Ref to the student's ``Net`` (built right after ``worker.seed(seed)``);
+    ``net`` is a Ref to the student's ``Net`` (built right after ``student.seed(seed)``);
     the optimizer is ``torch.optim.Adam`` built in the worker; each step sends the batch
     (data) and the upstream gradient, never a ready-made training loop.
     """
 
-    def __init__(self, worker: Any, net: Any, lr: float):
-        self.worker = worker
+    def __init__(self, student: Any, net: Any, lr: float):
+        self.student = student          # the check's Student
         self.net = net
-        log_softmax = worker.construct("torch.nn.LogSoftmax", dim=1)
-        self.wrapped = worker.construct("torch.nn.Sequential", net, log_softmax)
-        params = net.method("parameters", _keep=True)
-        self.optimizer = worker.construct("torch.optim.Adam", params, lr=lr)
+        log_softmax = student.construct("torch.nn.LogSoftmax", dim=1)
+        self.wrapped = student.construct("torch.nn.Sequential", net, log_softmax)
+        params = net.method("parameters", keep=True)
+        self.optimizer = student.construct("torch.optim.Adam", params, lr=lr)
         net.method("train", True)
 
     def zero_grad(self) -> None:
         self.optimizer.method("zero_grad")
 
     def forward_backward(self, images: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
-        result = self.worker.grad(self.wrapped, [images], [], upstream)
+        result = self.student.grad(self.wrapped, [images], [], upstream)
         info, out = result["info"], result["output"]
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(upstream.shape):
             shape = list(out.shape) if isinstance(out, torch.Tensor) else None
@@ -301,7 +301,7 @@ class RemoteTrainer:
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         self.net.method("eval")
-        self.worker.call("torch.set_grad_enabled", False)
+        self.student.call("torch.set_grad_enabled", False)
         try:
             out = self.net(images)
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(images), NUM_CLASSES):
@@ -310,7 +310,7 @@ class RemoteTrainer:
                                    f"{len(images)} images; expected logits of shape [{len(images)}, {NUM_CLASSES}]")
             return out
         finally:
-            self.worker.call("torch.set_grad_enabled", True)
+            self.student.call("torch.set_grad_enabled", True)
             self.net.method("train", True)
 
 

@@ -24,20 +24,23 @@ that, with the traceback in ``detail`` for the instructor.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
+import torch
 from hypothesis import HealthCheck, Phase, settings
 
 from ..config import AssignmentConfig
 from ..results import CheckResult, Outcome, Visibility
 from ..course import MODULES, TASK_IDS, assignment_for
-from ..sandbox.client import SandboxError, SandboxFault, StudentError, Worker, WorkerCrash, WorkerTimeout
+from ..sandbox.client import Ref, SandboxError, SandboxFault, StudentError, Worker, WorkerCrash, WorkerTimeout
 from . import fast_examples, loading
 from .api import CheckFailure
 
@@ -166,15 +169,26 @@ def check_seed(run_seed: int, digest: str, nodeid: str) -> int:
 
 
 class Student:
-    """A check's handle on one submission: call into its worker, module by module.
+    """A check's handle on one submission: everything a check may do with student code.
 
-    An import failure (syntax error, exception at import, timeout) is remembered, so
-    every later check of that module fails at once with the same message instead of
+    The code runs in a sandboxed worker; what crosses is data (tensors, numbers, strings,
+    lists, dicts, named tuples), and anything else stays there as a
+    :class:`~autograder.sandbox.client.Ref` (``ref(*args)``, ``ref.method(name, ...)``,
+    ``ref.attr(name)``). A *target* is ``"module.func"`` (a student function or class,
+    its module imported first), a library path (``"torch.nn.Linear"``, resolved in the
+    worker), a ``Ref``, or ``(ref, "method")``. ``keep=True`` keeps a result in the worker
+    and returns its ``Ref`` (the grader's own flag: never passed on to the call).
+
+    A student exception arrives as :class:`~autograder.sandbox.client.StudentError`, a
+    call past the time limit as ``WorkerTimeout``, a dead worker as ``WorkerCrash``: let
+    them propagate (the plugin makes them the check's ERROR) unless the check is about
+    them. An import failure (syntax error, exception at import, timeout) is remembered,
+    so every later check of that module fails at once with the same message instead of
     paying the time limit again.
     """
 
     def __init__(self, worker: Worker, submitted: set[str], digest: str = ""):
-        self.worker = worker
+        self._worker = worker
         self.submitted = submitted
         self.digest = digest          # of the graded files: seeds the hidden checks' inputs
         self._import_errors: dict[str, SandboxError] = {}
@@ -194,21 +208,21 @@ class Student:
             raise _copy(self._import_errors[name])
         if name not in self.submitted:
             raise WorkerCrash(f"{name}.py was not submitted")
-        if name in self.worker.imported and self.worker.alive:
+        if name in self._worker.imported and self._worker.alive:
             return
-        if self.worker.broken is not None:
+        if self._worker.broken is not None:
             # The worker died earlier in this check; that is not the import's fault.
-            raise _copy(self.worker.broken)
+            raise _copy(self._worker.broken)
         file = f"{name}.py"
         try:
-            problem = loading.source_problem(file, (Path(self.worker.folder) / file).read_bytes())
+            problem = loading.source_problem(file, (Path(self._worker.folder) / file).read_bytes())
         except OSError:
             problem = None      # the worker's import will say what is wrong
         if problem is not None:
             self._import_errors[name] = ModuleLoadError(problem)
             raise _copy(self._import_errors[name])
         try:
-            self.worker.import_module(name)
+            self._worker.import_module(name)
         except SandboxError as exc:
             failure = self._import_failure(file, exc)
             if failure is None:
@@ -227,23 +241,121 @@ class Student:
         if isinstance(exc, StudentError):
             return loading.import_exception(file, exc.type_name, exc.message, exc.student_traceback, exc.mro)
         if isinstance(exc, WorkerTimeout):
-            deadline = self.worker.deadline
+            deadline = self._worker.deadline
             if deadline is not None and time.monotonic() >= deadline - 0.05:
                 return None
-            return loading.import_timeout(file, self.worker.call_timeout_s)
+            return loading.import_timeout(file, self._worker.call_timeout_s)
         if isinstance(exc, WorkerCrash) and not _is_machinery(exc):
             return loading.import_crash(file, str(exc))
         return None
 
-    def call(self, path: str, *args: Any, **kwargs: Any) -> Any:
-        """Call the student's ``module.name`` with data (or Ref) arguments."""
-        self.module(path.split(".", 1)[0])
-        return self.worker.call(path, *args, **kwargs)
+    def _target(self, target: Any) -> Any:
+        """``target``, its student module imported first when it names one."""
+        if isinstance(target, str) and target.split(".", 1)[0] in MODULES:
+            self.module(target.split(".", 1)[0])
+        return target
 
-    def construct(self, path: str, *args: Any, **kwargs: Any):
-        """Instantiate the student's class ``module.Name``; the instance stays in the worker."""
-        self.module(path.split(".", 1)[0])
-        return self.worker.construct(path, *args, **kwargs)
+    # -- calling -------------------------------------------------------------------------
+    def call(self, target: Any, *args: Any, keep: bool = False, **kwargs: Any) -> Any:
+        """``target(*args, **kwargs)`` in the worker: its result as data, or a ``Ref`` for
+        anything that is not data (always with ``keep=True``)."""
+        return self._worker.call(self._target(target), *args, keep=keep, **kwargs)
+
+    def construct(self, target: str, *args: Any, **kwargs: Any) -> Ref:
+        """Instantiate a class (a student's ``"module.Class"``, or ``"torch.optim.SGD"``);
+        the instance stays in the worker: its ``Ref``."""
+        return self._worker.construct(self._target(target), *args, **kwargs)
+
+    def call_returning_args(self, target: Any, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
+        """Like :meth:`call`; returns ``(result, args, kwargs)``, the arguments as they are
+        after the call (what :func:`~autograder.checks.remote.call_unmutated` compares)."""
+        return self._worker.call_returning_args(self._target(target), *args, **kwargs)
+
+    def grad(self, target: Any, args: list[Any], wrt: list[int], upstream: torch.Tensor | None = None,
+             kwargs: dict | None = None) -> dict:
+        """Forward and backward in one round trip: ``out = target(*args, **kwargs)`` with
+        ``args[i]`` (i in ``wrt``) as fresh leaves that require grad, then
+        ``out.backward(upstream)``. Returns ``{"output", "info", "grads"}``: ``info``
+        describes the output (:meth:`describe`); the grads are None when the output is not
+        a tensor connected to the graph (prefer
+        :func:`~autograder.checks.remote.forward_backward`, which says so)."""
+        return self._worker.grad(self._target(target), args, wrt, upstream, kwargs)
+
+    def backward(self, tensor: Ref, grad: torch.Tensor | None = None) -> None:
+        """``tensor.backward(grad)`` for a tensor kept in the worker."""
+        self._worker.backward(tensor, grad)
+
+    # -- objects in the worker -------------------------------------------------------------
+    def put(self, value: Any) -> Ref:
+        """Send data (a tensor may require grad, an ``nn.Parameter`` stays one) and keep it
+        in the worker: its ``Ref``."""
+        return self._worker.put(value)
+
+    def getattr(self, target: Any, keep: bool = False) -> Any:
+        """An attribute: ``target`` is ``(ref, "name")`` (or a path, a ``Ref``)."""
+        return self._worker.getattr(self._target(target), keep=keep)
+
+    def setattr(self, target: Any, name: str, value: Any) -> None:
+        """``setattr(target, name, value)`` in the worker."""
+        self._worker.setattr(target, name, value)
+
+    def parameters(self, module: Ref) -> dict[str, dict]:
+        """``{name: {"value", "grad", "is_parameter", "device"}}`` of an ``nn.Module`` (or
+        anything with ``named_parameters``) kept in the worker."""
+        return self._worker.parameters(module)
+
+    def describe(self, target: Any) -> dict:
+        """The structure of any object: ``type``; a tensor's ``shape``, ``dtype``,
+        ``device``, ``requires_grad``, ``is_leaf``, ``grad_fn``; a module's ``training``,
+        ``num_parameters``, ``bases``, ``devices``, ``children``; a named tuple's ``fields``
+        and ``items``; ``items`` of a list or tuple, ``keys``/``values`` of a dict;
+        ``value`` of a plain value; ``callable``."""
+        return self._worker.describe(self._target(target))
+
+    def free(self, *refs: Ref) -> None:
+        """Let the worker drop objects it keeps (a long check that makes many)."""
+        self._worker.free(*refs)
+
+    # -- the worker's world -----------------------------------------------------------------
+    def seed(self, seed: int) -> None:
+        """Seed the worker's ``torch``, ``random`` and NumPy generators."""
+        self._worker.seed(seed)
+
+    @property
+    def threads(self) -> int:
+        """The PyTorch threads the worker computes with (a check that changes them with
+        ``call("torch.set_num_threads", n)`` sets them back to this)."""
+        return self._worker.settings.threads
+
+    def simulate_machine(self, cuda: bool, mps: bool) -> None:
+        """Make every public probe of CUDA and MPS in the worker describe one machine
+        (:mod:`autograder.sandbox.machine`), until :meth:`unpatch` (in a ``finally``)."""
+        self._worker.simulate_machine(cuda, mps)
+
+    def patch(self, path: str, value: Any) -> None:
+        """Make a library function return ``value``, until :meth:`unpatch`."""
+        self._worker.patch(path, value)
+
+    def unpatch(self) -> None:
+        """Undo :meth:`patch` and :meth:`simulate_machine`."""
+        self._worker.unpatch()
+
+    @contextlib.contextmanager
+    def shared_folder(self, name: str) -> Iterator[tuple[Path, str]]:
+        """A new folder ``name`` the check writes and the student's code reads (files a
+        student function is to load, e.g. a small MNIST root): yields ``(here, there)``,
+        its path in the grader (to write to) and in the worker (to pass to student code).
+        It is inside the grader's copy of the submission (never the student's own files),
+        and removed at the end."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"a shared folder is named by one plain name, not {name!r}")
+        here = Path(self._worker.folder) / name
+        shutil.rmtree(here, ignore_errors=True)
+        here.mkdir()
+        try:
+            yield here, self._worker.submission_path(name)
+        finally:
+            shutil.rmtree(here, ignore_errors=True)
 
 
 def _copy(exc: SandboxError) -> SandboxError:
@@ -406,7 +518,7 @@ class GradingPlugin:
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         module = item.path.stem.removeprefix("test_")
-        worker = self._student.worker
+        worker = self._student._worker
         if module != self._current_module:
             self._current_module = module
             config = self.context.configs.get(module)

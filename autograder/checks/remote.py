@@ -16,7 +16,7 @@ __all__ = ["Gradients", "forward_backward", "reference_gradients", "call_unmutat
 def call_unmutated(student: Student, path: str, *args: Any, what: str = "", **kwargs: Any) -> Any:
     """Call the student's ``path`` and fail if it changed any tensor argument in place."""
     student.module(path.split(".", 1)[0])
-    result, after, _ = student.worker.call_returning_args(path, *args, **kwargs)
+    result, after, _ = student.call_returning_args(path, *args, **kwargs)
     for index, (before, now) in enumerate(zip(args, after)):
         if isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor) and before.device.type != "meta":
             same = before.shape == now.shape and torch.equal(before.detach(), now.detach()) or \
@@ -40,7 +40,7 @@ def forward_backward(student: Student, path: str, args: list[Any], wrt: tuple[in
     """Call ``path(*args)`` in the worker with ``args[i]`` (i in ``wrt``) requiring grad,
     back-propagate ``upstream`` through the output, and return the input gradients."""
     student.module(path.split(".", 1)[0])
-    result = student.worker.grad(path, args, list(wrt), upstream, kwargs)
+    result = student.grad(path, args, list(wrt), upstream, kwargs)
     info, output = result["info"], result["output"]
     what = what or path
     if info.get("type") not in ("torch.Tensor", "torch.nn.parameter.Parameter"):

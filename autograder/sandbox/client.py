@@ -76,11 +76,13 @@ class Ref:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.worker.call(self, *args, **kwargs)
 
-    def method(self, name: str, *args: Any, _keep: bool = False, **kwargs: Any) -> Any:
-        return self.worker.call((self, name), *args, _keep=_keep, **kwargs)
+    def method(self, name: str, *args: Any, keep: bool = False, **kwargs: Any) -> Any:
+        """``obj.name(*args, **kwargs)``; ``keep=True``: the result stays in the worker."""
+        return self.worker.call((self, name), *args, keep=keep, **kwargs)
 
-    def attr(self, name: str, _keep: bool = False) -> Any:
-        return self.worker.getattr((self, name), keep=_keep)
+    def attr(self, name: str, keep: bool = False) -> Any:
+        """``obj.name``; ``keep=True``: it stays in the worker (its ``Ref``)."""
+        return self.worker.getattr((self, name), keep=keep)
 
 
 _RECORDS: dict[tuple[str, tuple[str, ...]], type] = {}
@@ -390,10 +392,10 @@ class Worker:
         if module not in self.imported:
             self.imported.append(module)
 
-    def call(self, target: Any, *args: Any, _keep: bool = False, _timeout: float | None = None, **kwargs: Any) -> Any:
+    def call(self, target: Any, *args: Any, keep: bool = False, _timeout: float | None = None, **kwargs: Any) -> Any:
         """Call ``target`` ("module.func", a Ref, or (Ref, "method")) with data or Ref arguments."""
         return self._request({"op": "call", "target": self._target(target), "args": list(args),
-                              "kwargs": kwargs, "keep": _keep}, _timeout)
+                              "kwargs": kwargs, "keep": keep}, _timeout)
 
     def call_returning_args(self, target: Any, *args: Any, **kwargs: Any) -> tuple[Any, list, dict]:
         """Like :meth:`call`, and also return the arguments as they are after the call."""
@@ -403,7 +405,7 @@ class Worker:
 
     def construct(self, path: str, *args: Any, **kwargs: Any) -> Ref:
         """Build an object (a student class, a torch optimizer) and keep it in the worker."""
-        return self.call(path, *args, _keep=True, **kwargs)
+        return self.call(path, *args, keep=True, **kwargs)
 
     def getattr(self, target: Any, keep: bool = False) -> Any:
         return self._request({"op": "getattr", "target": self._target(target), "keep": keep})

@@ -143,8 +143,8 @@ def _expect_structure(info: dict, want: Any, device_type: str, *, what: str, tra
 
 def _to_device_info(student, obj: Any, device: Any) -> dict:
     """Call the student's to_device, keep the result in the worker and describe it."""
-    result = student.call(f"{M}.to_device", obj, device, _keep=True)
-    return student.worker.describe(result)
+    result = student.call(f"{M}.to_device", obj, device, keep=True)
+    return student.describe(result)
 
 
 def _get_device(student, cuda: bool, mps: bool, *args: Any) -> Any:
@@ -154,10 +154,10 @@ def _get_device(student, cuda: bool, mps: bool, *args: Any) -> Any:
     ``torch.accelerator``, ...): see :mod:`autograder.sandbox.machine`."""
     student.module(M)
     try:
-        student.worker.simulate_machine(cuda, mps)
+        student.simulate_machine(cuda, mps)
         return student.call(f"{M}.get_device", *args)
     finally:
-        student.worker.unpatch()
+        student.unpatch()
 
 
 def _machine_words(cuda: bool, mps: bool) -> str:
@@ -321,22 +321,21 @@ def test_to_device_dicts(student):
 @pytest.mark.task(f"{M}.to_device")
 @pytest.mark.weight(2)
 def test_to_device_moves_and_returns_the_module(student):
-    worker = student.worker
     student.module(M)
     cases = [("an nn.Linear", [("torch.nn.Linear", (2, 3))]),
              ("an nn.Sequential with a buffer", [("torch.nn.Linear", (2, 3)), ("torch.nn.BatchNorm1d", (3,))])]
     for words, layers in cases:
-        parts = [worker.call(path, *args, _keep=True) for path, args in layers]
-        model = parts[0] if len(parts) == 1 else worker.call("torch.nn.Sequential", *parts, _keep=True)
-        out = student.call(f"{M}.to_device", model, TARGET, _keep=True)
-        info = worker.describe(out)
+        parts = [student.call(path, *args, keep=True) for path, args in layers]
+        model = parts[0] if len(parts) == 1 else student.call("torch.nn.Sequential", *parts, keep=True)
+        out = student.call(f"{M}.to_device", model, TARGET, keep=True)
+        info = student.describe(out)
         if "devices" not in info:
             fail(f"to_device({words}, device) should return the module, but returned {_type_words(info)}.",
                  hint="model.to(device) moves the module in place and returns it: return that")
-        if not worker.call("operator.is_", out, model):
+        if not student.call("operator.is_", out, model):
             fail(f"to_device({words}, device) returned another module object; expected the same module, moved.",
                  hint="nn.Module.to moves the module in place and returns it: return that, not a copy")
-        moved = worker.describe(model)["devices"]
+        moved = student.describe(model)["devices"]
         if not moved or any(torch.device(d).type != TARGET for d in moved):
             fail(f"after to_device({words}, device) its parameters and buffers are on {moved}; expected all "
                  f"on {TARGET}.", hint="move a module with model.to(device)")
@@ -379,18 +378,17 @@ def test_to_device_keeps_values(student):
 def test_to_device_leaves_its_input_unchanged(student):
     x = torch.ones(2)
     for obj in ({"x": x, "items": [x, {"y": x}]}, [x, [x, x]]):
-        held = student.worker.put(obj)
+        held = student.put(obj)
         student.call(f"{M}.to_device", held, TARGET)
-        _expect_structure(student.worker.describe(held), obj, "cpu",
+        _expect_structure(student.describe(held), obj, "cpu",
                           what="to_device changed its input container (it must build new ones)",
                           hint="build new lists and dicts instead of assigning into the ones you were given")
 
 
 # -- model_device ------------------------------------------------------------------------
 def _model(student, *layers: tuple[str, tuple, dict]) -> Ref:
-    worker = student.worker
-    parts = [worker.call(path, *args, _keep=True, **kwargs) for path, args, kwargs in layers]
-    return parts[0] if len(parts) == 1 else worker.call("torch.nn.Sequential", *parts, _keep=True)
+    parts = [student.call(path, *args, keep=True, **kwargs) for path, args, kwargs in layers]
+    return parts[0] if len(parts) == 1 else student.call("torch.nn.Sequential", *parts, keep=True)
 
 
 def _expect_model_device(student, model: Ref, want: str, words: str, hint: str | None = None) -> None:
@@ -424,7 +422,7 @@ def test_model_device_of_a_model_without_parameters(student):
 def test_model_device_of_a_moved_model(student):
     student.module(M)
     model = _model(student, ("torch.nn.Linear", (2, 3), {}))
-    student.worker.call((model, "to"), TARGET)
+    student.call((model, "to"), TARGET)
     _expect_model_device(student, model, TARGET, f"a model moved to {TARGET}",
                          hint="return the device of the model's first parameter")
     model = _model(student, ("torch.nn.ReLU", (), {}), ("torch.nn.Linear", (2, 3), {"device": TARGET}))
@@ -481,8 +479,8 @@ def test_to_numpy_keeps_shape_dtype_and_values(student):
 def test_to_numpy_of_a_computed_tensor(student):
     student.module(M)
     x = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
-    leaf = student.worker.put(x)
-    y = student.worker.call("torch.mul", leaf, 3.0, _keep=True)     # part of an autograd graph
+    leaf = student.put(x)
+    y = student.call("torch.mul", leaf, 3.0, keep=True)     # part of an autograd graph
     _expect_array(student.call(f"{M}.to_numpy", y), ref.to_numpy(x * 3.0),
                   "to_numpy of a tensor computed from one that requires grad",
                   hint="detach the tensor from the autograd graph before .numpy()")

@@ -152,7 +152,7 @@ def _expect_parameters(params, n_in, n_out, bias, what):
 @pytest.mark.public
 def test_Linear_parameter_shapes(student):
     layer = student.construct(f"{M}.Linear", 3, 2)
-    _expect_parameters(student.worker.parameters(layer), 3, 2, True, "Linear(3, 2)")
+    _expect_parameters(student.parameters(layer), 3, 2, True, "Linear(3, 2)")
 
 
 @pytest.mark.task(f"{M}.Linear")
@@ -160,7 +160,7 @@ def test_Linear_parameter_shapes(student):
 @pytest.mark.parametrize("n_in,n_out", [(5, 3), (1, 4), (7, 1), (2, 6)])
 def test_Linear_registers_parameters(student, n_in, n_out):
     layer = student.construct(f"{M}.Linear", n_in, n_out)
-    _expect_parameters(student.worker.parameters(layer), n_in, n_out, True, "Linear(in_features, out_features)")
+    _expect_parameters(student.parameters(layer), n_in, n_out, True, "Linear(in_features, out_features)")
 
 
 @pytest.mark.task(f"{M}.Linear")
@@ -168,14 +168,14 @@ def test_Linear_registers_parameters(student, n_in, n_out):
 def test_Linear_without_bias(student):
     layer = student.construct(f"{M}.Linear", 5, 3, bias=False)
     what = "Linear(in_features, out_features, bias=False)"
-    params = student.worker.parameters(layer)
+    params = student.parameters(layer)
     _expect_parameters(params, 5, 3, False, what)
     bias = layer.attr("bias")
     if bias is not None:
         fail(f"{what}.bias should be None, but is {describe_value(bias)}.",
              hint="self.register_parameter('bias', None) when bias is False")
     x = _seeded((4, 5), torch.float32, 11)
-    got, (x_after,), _ = student.worker.call_returning_args(layer, x)
+    got, (x_after,), _ = student.call_returning_args(layer, x)
     if not torch.equal(x_after, x):
         fail(f"the forward pass of {what} changed its input in place; it must leave x unchanged.",
              hint="avoid in-place operations such as x -= ..., x.t_() or x[...] = ... on the input")
@@ -188,9 +188,9 @@ def test_Linear_without_bias(student):
 @pytest.mark.weight(2)
 @pytest.mark.parametrize("seed,n_in,n_out", [(0, 400, 60), (1, 9, 200), (2, 64, 257)])
 def test_Linear_init_is_uniform_within_bounds(student, seed, n_in, n_out):
-    student.worker.seed(seed)
+    student.seed(seed)
     layer = student.construct(f"{M}.Linear", n_in, n_out)
-    params = student.worker.parameters(layer)
+    params = student.parameters(layer)
     _expect_parameters(params, n_in, n_out, True, "Linear(in_features, out_features)")
     bound = 1.0 / math.sqrt(n_in)
     detail = f"Linear({n_in}, {n_out}), seed {seed}, bound {bound:.6g}"
@@ -234,8 +234,8 @@ def test_Linear_forward_and_gradients_match_reference(student, case):
     n_in, n_out, bias, x, upstream = case
     what = "Linear(in_features, out_features)" if bias else "Linear(in_features, out_features, bias=False)"
     layer = student.construct(f"{M}.Linear", n_in, n_out, **({} if bias else {"bias": False}))
-    result = student.worker.grad(layer, [x], [0], upstream)       # forward and backward in one round trip
-    params = student.worker.parameters(layer)
+    result = student.grad(layer, [x], [0], upstream)       # forward and backward in one round trip
+    params = student.parameters(layer)
     _expect_parameters(params, n_in, n_out, bias, what)
     detail = f"Linear({n_in}, {n_out}, bias={bias}), x: shape {list(x.shape)}"
     output, info = result["output"], result["info"]
@@ -270,15 +270,15 @@ def test_Linear_forward_and_gradients_match_reference(student, case):
 def _linear_layout(student):
     """Parameter name -> shape of the student's Linear(in, out), as a function of (in, out)."""
     probe = student.construct(f"{M}.Linear", 2, 3)
-    layout = {name: list(p["value"].shape) for name, p in student.worker.parameters(probe).items()}
+    layout = {name: list(p["value"].shape) for name, p in student.parameters(probe).items()}
     return lambda n_in, n_out: {name: [n_in if d == 2 else n_out if d == 3 else d for d in shape]
                                 for name, shape in layout.items()}
 
 
 def _expect_mlp(student, sizes, what, detail=""):
     """Structure and layer shapes of the student's make_mlp(sizes)."""
-    model = student.call(f"{M}.make_mlp", sizes, _keep=True)
-    info = student.worker.describe(model)
+    model = student.call(f"{M}.make_mlp", sizes, keep=True)
+    info = student.describe(model)
     subclass = info["type"] != SEQUENTIAL and SEQUENTIAL in info.get("bases", ())
     if info["type"] != SEQUENTIAL and not subclass:
         fail(f"{what} should return an nn.Sequential, but returned an object of type {info['type']}.",
@@ -304,11 +304,11 @@ def _expect_mlp(student, sizes, what, detail=""):
         got = model(x)
         h = x
         for name, _ in children:
-            h = student.worker.getattr((model, name), keep=True)(h)
+            h = student.getattr((model, name), keep=True)(h)
         expect_tensor(got, h, what=f"the forward pass of {what} (a subclass of nn.Sequential)",
                       hint="a subclass of nn.Sequential must keep its forward: the layers in order", detail=detail)
     layout = _linear_layout(student)
-    params = student.worker.parameters(model)
+    params = student.parameters(model)
     for index, (child, _) in enumerate(children[::2]):
         want = layout(sizes[index], sizes[index + 1])
         got = {name.split(".", 1)[1]: list(p["value"].shape) for name, p in params.items()

@@ -9,7 +9,6 @@ The real MNIST data never enters the worker except the training images and the t
 
 from __future__ import annotations
 
-import shutil
 import struct
 from pathlib import Path
 
@@ -38,7 +37,7 @@ NUM_PARAMETERS = 21_840
 FORWARD_HINT = ("conv1 -> max-pool 2 -> ReLU -> conv2 -> max-pool 2 -> ReLU -> flatten -> fc1 -> ReLU -> "
                 "dropout -> fc2, returning the logits (no softmax at the end)")
 DATALOADER = "torch.utils.data.dataloader.DataLoader"
-FAKE_ROOT = "fake_mnist"          # a folder inside the student's folder (student.worker.submission_path)
+FAKE_ROOT = "fake_mnist"          # the name of the folder shared with the student's code (FakeMnist)
 
 
 @pytest.fixture(autouse=True)
@@ -49,11 +48,11 @@ def _one_thread(student):
     machine, a second OpenMP thread makes each small operation up to 100 times slower)."""
     with one_thread():
         try:
-            student.worker.call("torch.set_num_threads", 1)
+            student.call("torch.set_num_threads", 1)
             yield
         finally:
             try:
-                student.worker.call("torch.set_num_threads", student.worker.settings.threads)
+                student.call("torch.set_num_threads", student.threads)
             except SandboxError:
                 pass
 
@@ -70,7 +69,7 @@ def _images(n: int, seed: int) -> torch.Tensor:
 # -- mnist_transform ---------------------------------------------------------------------
 def _transform(student) -> Ref:
     t = student.call(f"{M}.mnist_transform")
-    if not isinstance(t, Ref) or not student.worker.describe(t).get("callable"):
+    if not isinstance(t, Ref) or not student.describe(t).get("callable"):
         fail(f"mnist_transform() should return a transform (a callable such as transforms.Compose), "
              f"but returned {describe_value(t)}.")
     return t
@@ -78,7 +77,7 @@ def _transform(student) -> Ref:
 
 def _apply(student, transform: Ref, image: torch.Tensor):
     """``transform(PIL image)`` in the worker, the image built there from a uint8 array."""
-    pil = student.worker.call("PIL.Image.fromarray", image.numpy(), _keep=True)
+    pil = student.call("PIL.Image.fromarray", image.numpy(), keep=True)
     return transform(pil)
 
 
@@ -112,10 +111,12 @@ def _write_idx(path: Path, array: torch.Tensor) -> None:
 
 
 class FakeMnist:
-    """A torchvision MNIST root with a few images, in the student's folder (raw IDX files)."""
+    """A torchvision MNIST root with a few images (raw IDX files), in a folder shared with
+    the student's code (:meth:`Student.shared_folder`); ``root`` is its path there."""
 
     def __init__(self, student, n_train: int = 40, n_test: int = 24):
-        self.folder = Path(student.worker.folder) / FAKE_ROOT
+        self.student = student
+        self.root = ""
         self.train_images = _images(n_train, seed=11)
         self.train_labels = torch.arange(n_train, dtype=torch.uint8) * 10 // n_train   # sorted: 0, 0, 0, 0, 1, ...
         self.test_images = _images(n_test, seed=12)
@@ -123,23 +124,24 @@ class FakeMnist:
                                          dtype=torch.uint8)
 
     def __enter__(self) -> "FakeMnist":
-        raw = self.folder / "MNIST" / "raw"
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._shared = self.student.shared_folder(FAKE_ROOT)
+        folder, self.root = self._shared.__enter__()
+        raw = folder / "MNIST" / "raw"
         raw.mkdir(parents=True)
         _write_idx(raw / "train-images-idx3-ubyte", self.train_images)
         _write_idx(raw / "train-labels-idx1-ubyte", self.train_labels)
         _write_idx(raw / "t10k-images-idx3-ubyte", self.test_images)
         _write_idx(raw / "t10k-labels-idx1-ubyte", self.test_labels)
-        for path in [self.folder, *self.folder.rglob("*")]:
+        for path in [folder, *folder.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
         return self
 
     def __exit__(self, *exc) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._shared.__exit__(*exc)
 
 
-def _loaders(student, *args, **kwargs) -> tuple[Ref, Ref]:
-    got = student.call(f"{M}.make_loaders", student.worker.submission_path(FAKE_ROOT), *args, **kwargs)
+def _loaders(student, fake: FakeMnist, *args, **kwargs) -> tuple[Ref, Ref]:
+    got = student.call(f"{M}.make_loaders", fake.root, *args, **kwargs)
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         fail(f"make_loaders should return a tuple (train_loader, test_loader), but returned {describe_value(got)}.")
     for name, loader in zip(("train_loader", "test_loader"), got):
@@ -151,7 +153,7 @@ def _loaders(student, *args, **kwargs) -> tuple[Ref, Ref]:
 
 def _epoch(student, loader: Ref, what: str, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Every batch of one pass over ``loader`` (one round trip), checked and concatenated."""
-    batches = student.worker.call("builtins.list", loader)
+    batches = student.call("builtins.list", loader)
     images, labels = [], []
     for batch in batches:
         if not isinstance(batch, (list, tuple)) or len(batch) != 2 or \
@@ -185,10 +187,9 @@ def _expected_images(student, fake: FakeMnist, train: bool) -> list[torch.Tensor
     options = [normalize(raw)]
     try:
         transform = student.call(f"{M}.mnist_transform")
-        dataset = student.worker.call("torchvision.datasets.MNIST", student.worker.submission_path(FAKE_ROOT),
-                                      train=train, transform=transform,
-                                      _keep=True)
-        items = student.worker.call("builtins.list", dataset)
+        dataset = student.call("torchvision.datasets.MNIST", fake.root, train=train, transform=transform,
+                               keep=True)
+        items = student.call("builtins.list", dataset)
         own = torch.stack([item[0] for item in items])
         if own.shape == options[0].shape and own.dtype == torch.float32:
             options.append(own)
@@ -222,14 +223,14 @@ def _expect_no_dropped_batch(images: torch.Tensor, index: torch.Tensor | None, t
 @pytest.mark.task(f"{M}.make_loaders")
 @pytest.mark.public
 def test_make_loaders_returns_two_dataloaders_with_batch_size(student):
-    with FakeMnist(student):
-        train_loader, test_loader = _loaders(student, batch_size=16)
+    with FakeMnist(student) as fake:
+        train_loader, test_loader = _loaders(student, fake, batch_size=16)
         for name, loader in (("training", train_loader), ("test", test_loader)):
             size = loader.attr("batch_size")
             if size != 16:
                 fail(f"make_loaders(root, batch_size=16): the {name} loader has batch_size {size!r}; expected 16.",
                      hint="pass batch_size=batch_size to both DataLoaders")
-        train_loader, test_loader = _loaders(student)
+        train_loader, test_loader = _loaders(student, fake)
         for name, loader in (("training", train_loader), ("test", test_loader)):
             size = loader.attr("batch_size")
             if size != 64:
@@ -240,7 +241,7 @@ def test_make_loaders_returns_two_dataloaders_with_batch_size(student):
 @pytest.mark.weight(2)
 def test_make_loaders_test_loader_keeps_the_test_split_in_order(student):
     with FakeMnist(student) as fake:
-        _, test_loader = _loaders(student, batch_size=10)
+        _, test_loader = _loaders(student, fake, batch_size=10)
         images, labels = _epoch(student, test_loader, "test loader", 10)
         _expect_no_dropped_batch(images, _match(images, _expected_images(student, fake, train=False)),
                                  len(fake.test_images), 10, "test loader")
@@ -265,8 +266,8 @@ def test_make_loaders_test_loader_keeps_the_test_split_in_order(student):
 def test_make_loaders_train_loader_shuffles_the_training_split(student):
     with FakeMnist(student) as fake:
         student.module(M)
-        student.worker.seed(0)
-        train_loader, _ = _loaders(student, batch_size=16)
+        student.seed(0)
+        train_loader, _ = _loaders(student, fake, batch_size=16)
         options = _expected_images(student, fake, train=True)
         orders = []
         for epoch in (1, 2):
@@ -292,7 +293,7 @@ def test_make_loaders_train_loader_shuffles_the_training_split(student):
 # -- Net: architecture and forward pass ---------------------------------------------------
 def _net(student, seed: int = 0) -> Ref:
     student.module(M)
-    student.worker.seed(seed)
+    student.seed(seed)
     return student.construct(f"{M}.Net")
 
 
@@ -315,7 +316,7 @@ def _architecture_problem(params: dict) -> str | None:
 
 def _reference_with_weights(student, net: Ref) -> nn.Module:
     """The reference ``Net`` holding the student's parameters (in evaluation mode)."""
-    params = student.worker.parameters(net)
+    params = student.parameters(net)
     problem = _architecture_problem(params)
     if problem:
         fail(f"the forward pass cannot be compared with the specification: {problem}.")
@@ -331,7 +332,7 @@ def _inputs(batch: int, seed: int) -> torch.Tensor:
 @pytest.mark.task(f"{M}.Net")
 @pytest.mark.public
 def test_net_has_21840_parameters(student):
-    info = student.worker.describe(_net(student))
+    info = student.describe(_net(student))
     if info.get("num_parameters") != NUM_PARAMETERS:
         fail(f"Net() has {info.get('num_parameters')} parameters; the specified network has 21,840.",
              hint="conv1 260 + conv2 5,020 + fc1 16,050 + fc2 510 parameters")
@@ -340,7 +341,7 @@ def test_net_has_21840_parameters(student):
 @pytest.mark.task(f"{M}.Net")
 @pytest.mark.weight(2)
 def test_net_layers_have_the_specified_shapes(student):
-    params = student.worker.parameters(_net(student))
+    params = student.parameters(_net(student))
     problem = _architecture_problem(params)
     if problem:
         fail(f"{problem}.", hint="conv1 = nn.Conv2d(1, 10, kernel_size=5), conv2 = nn.Conv2d(10, 20, kernel_size=5), "
@@ -390,7 +391,7 @@ def _observable_weights(student, net: Ref, seed: int) -> bool:
     """Give the student's ``net`` the reference's initial weights for ``seed``, so that a
     behaviour check does not depend on the student's own initialisation (weights that make
     fc1's activations vanish hide any dropout). False when the parameters do not fit."""
-    params = student.worker.parameters(net)
+    params = student.parameters(net)
     if _architecture_problem(params) is not None:
         return False
     with torch.random.fork_rng(devices=[]):     # the grader's own random state stays as it was
@@ -421,7 +422,7 @@ def test_net_dropout_only_in_training_mode(student):
         fail("Net in evaluation mode gave different outputs for the same input: dropout must be off in "
              "evaluation mode.", hint="use an nn.Dropout(0.5) attribute, or F.dropout(x, 0.5, training=self.training)")
     net.method("train", True)
-    student.worker.seed(7)
+    student.seed(7)
     first, second = net(x), net(x)
     if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and torch.equal(first, second):
         state = ("with the specified layers holding weights under which fc1's activations are not all zero"
@@ -442,8 +443,8 @@ def _trainer(student, budget: Budget, images: torch.Tensor) -> RemoteTrainer:
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, 10):
         fail(f"the grader could not train your Net: for a batch of 2 images it returned {describe_value(out, shape=True)}; "
              "expected logits of shape [2, 10].", hint=FORWARD_HINT)
-    student.worker.seed(budget.seed)
-    return RemoteTrainer(student.worker, student.construct(f"{M}.Net"), budget.lr)
+    student.seed(budget.seed)
+    return RemoteTrainer(student, student.construct(f"{M}.Net"), budget.lr)
 
 
 def _train(trainer: RemoteTrainer, images, labels, budget: Budget) -> list[float]:
@@ -520,17 +521,16 @@ def _model(student, seed: int, batchnorm: bool):
     else:
         layers += [("torch.nn.ReLU", ())]
     layers += [("torch.nn.Linear", (32, 10))]
-    worker = student.worker
     student.module(M)
-    worker.seed(seed)
-    modules = [worker.call(path, *args, _keep=True) for path, args in layers]
-    model = worker.call("torch.nn.Sequential", *modules, _keep=True)
-    record = worker.call("builtins.dict", _keep=True)
-    modules[-1].method("register_forward_pre_hook", record.attr("__setitem__", _keep=True))
+    student.seed(seed)
+    modules = [student.call(path, *args, keep=True) for path, args in layers]
+    model = student.call("torch.nn.Sequential", *modules, keep=True)
+    record = student.call("builtins.dict", keep=True)
+    modules[-1].method("register_forward_pre_hook", record.attr("__setitem__", keep=True))
     twin = nn.Sequential(nn.Flatten(), nn.Linear(784, 32),
                          *([nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.5)] if batchnorm else [nn.ReLU()]),
                          nn.Linear(32, 10))
-    twin.load_state_dict({k: v["value"] for k, v in worker.parameters(model).items()}, strict=False)
+    twin.load_state_dict({k: v["value"] for k, v in student.parameters(model).items()}, strict=False)
     return model, twin.eval(), record
 
 
@@ -564,8 +564,8 @@ def test_predict_runs_in_evaluation_mode(student, start_training):
     model.method("train", start_training)
     images = _inputs(64, seed=34)
     got = _predict(student, model, images)
-    stats = {k: v["value"] for k, v in student.worker.parameters(model).items()}   # parameters unchanged?
-    running = model.method("__getitem__", 2, _keep=True).attr("running_mean")
+    stats = {k: v["value"] for k, v in student.parameters(model).items()}   # parameters unchanged?
+    running = model.method("__getitem__", 2, keep=True).attr("running_mean")
     if not torch.equal(running, torch.zeros(32)):
         fail("predict ran the model in training mode (its batch-norm statistics changed).",
              hint="call model.eval() before the forward pass")
@@ -586,7 +586,7 @@ def test_predict_runs_without_autograd(student):
     got = _predict(student, model, _inputs(6, seed=36))
     if got.requires_grad:
         fail("predict returned a tensor that requires grad.", hint="compute it under torch.no_grad()")
-    seen = student.worker.describe(record)
+    seen = student.describe(record)
     inputs = [item for value in seen.get("values", {}).values() for item in value.get("items", [])]
     if not inputs:
         fail("predict did not run the model's forward pass (model(images)).")

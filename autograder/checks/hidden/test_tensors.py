@@ -116,10 +116,10 @@ def test_to_tensor_from_numpy_matches_reference(student, data):
 def test_to_tensor_shares_memory_with_numpy(student, np_dtype):
     before = np.arange(6).reshape(2, 3).astype(np_dtype)
     after = (np.arange(6).reshape(2, 3) * 10 + 7).astype(np_dtype)
-    array = student.worker.put(before)                       # the array lives in the worker
-    result = student.call(f"{M}.to_tensor", array, _keep=True)
-    student.worker.call("numpy.copyto", array, after)        # write into the array in place
-    (tensor,) = student.worker.call("builtins.tuple", [result])
+    array = student.put(before)                       # the array lives in the worker
+    result = student.call(f"{M}.to_tensor", array, keep=True)
+    student.call("numpy.copyto", array, after)        # write into the array in place
+    (tensor,) = student.call("builtins.tuple", [result])
     what = "to_tensor(a NumPy array)"
     expected = torch.from_numpy(after)
     if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != before.shape or tensor.dtype != expected.dtype:

@@ -5,7 +5,7 @@ the same models (same weights, same batches, same optimizer).
 The models, losses, optimizers and loaders are stock PyTorch objects built in the worker
 through the bridge; what a student's code did is observed with stock pieces too:
 
-- gradients left behind and parameters after a step (``worker.parameters``);
+- gradients left behind and parameters after a step (``student.parameters``);
 - whether an evaluation built an autograd graph: a ``torch.autograd.graph.saved_tensors_hooks``
   whose pack hook is a list's ``append`` collects every tensor autograd saves for a backward
   pass, which happens only while a graph is being recorded;
@@ -101,31 +101,30 @@ class Net:
         return model, loss_fn, _resolve(self.optimizer)(model.parameters(), **self.optimizer_kwargs)
 
     def remote(self, student) -> tuple[Ref, Ref, Ref]:
-        worker = student.worker
         student.module(M)
         state = self.local()[0].state_dict()
-        modules = [worker.call(path, *args, _keep=True) for path, args in self.layers]
-        model = modules[0] if len(modules) == 1 else worker.call("torch.nn.Sequential", *modules, _keep=True)
+        modules = [student.call(path, *args, keep=True) for path, args in self.layers]
+        model = modules[0] if len(modules) == 1 else student.call("torch.nn.Sequential", *modules, keep=True)
         model.method("load_state_dict", state)
         model.method("train", self.training)
-        loss_fn = worker.call(self.loss, _keep=True)
+        loss_fn = student.call(self.loss, keep=True)
         if self.stale is not None:
-            out = worker.call(model, self.stale[0], _keep=True)
-            worker.backward(worker.call(loss_fn, out, self.stale[1], _keep=True))
-        optimizer = worker.construct(self.optimizer, model.method("parameters", _keep=True), **self.optimizer_kwargs)
+            out = student.call(model, self.stale[0], keep=True)
+            student.backward(student.call(loss_fn, out, self.stale[1], keep=True))
+        optimizer = student.construct(self.optimizer, model.method("parameters", keep=True), **self.optimizer_kwargs)
         return model, loss_fn, optimizer
 
 
 def _loaders(student, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[DataLoader, Ref]:
     """A ``DataLoader`` (no shuffling) over ``TensorDataset(x, y)`` here and in the worker."""
-    dataset = student.worker.call("torch.utils.data.TensorDataset", x, y, _keep=True)
-    remote = student.worker.call("torch.utils.data.DataLoader", dataset, batch_size=batch_size, _keep=True)
+    dataset = student.call("torch.utils.data.TensorDataset", x, y, keep=True)
+    remote = student.call("torch.utils.data.DataLoader", dataset, batch_size=batch_size, keep=True)
     return DataLoader(TensorDataset(x, y), batch_size=batch_size), remote
 
 
 def _expect_parameters(student, remote: Ref, local: nn.Module, *, what: str, hint: str | None = None,
                        grads: bool = False, rtol: float = 1e-5, atol: float = 1e-6) -> None:
-    got = student.worker.parameters(remote)
+    got = student.parameters(remote)
     for name, p in local.named_parameters():
         expect_tensor(got[name]["value"], p.detach(), what=f"{what}: parameter {name}", rtol=rtol, atol=atol,
                       hint=hint)
@@ -147,7 +146,7 @@ def _same_parameters(student, remote: Ref, local: nn.Module, rtol: float = 1e-5,
     def gone(g):   # zero_grad(set_to_none=False) leaves zeros where the default leaves None
         return None if g is None or not bool(g.detach().any()) else g
 
-    got = student.worker.parameters(remote)
+    got = student.parameters(remote)
     return all(close(got[n]["value"], p) and (not grads or close(gone(got[n]["grad"]), gone(p.grad)))
                for n, p in local.named_parameters())
 
@@ -173,9 +172,9 @@ def _remote_parameters(student, values, grads) -> list[Ref]:
     student.module(M)
     refs = []
     for value, grad in zip(values, grads):
-        ref_ = student.worker.put(nn.Parameter(value.clone()))
+        ref_ = student.put(nn.Parameter(value.clone()))
         if grad is not None:
-            student.worker.setattr(ref_, "grad", grad)
+            student.setattr(ref_, "grad", grad)
         refs.append(ref_)
     return refs
 
@@ -213,7 +212,7 @@ def test_sgd_step_matches_torch_sgd(student, case):
     values, grads, lr = case
     refs = _remote_parameters(student, values, grads)
     student.call(f"{M}.sgd_step", refs, lr)
-    _expect_sgd(student.worker.call("builtins.list", refs), values, grads, lr, "sgd_step(params, lr)")
+    _expect_sgd(student.call("builtins.list", refs), values, grads, lr, "sgd_step(params, lr)")
 
 
 @pytest.mark.task(f"{M}.sgd_step")
@@ -232,7 +231,7 @@ def test_sgd_step_skips_parameters_without_grad(student):
     grads = [torch.tensor([0.5, 1.0]), None, torch.tensor([-2.0])]
     refs = _remote_parameters(student, values, grads)
     student.call(f"{M}.sgd_step", refs, 0.1)
-    got = student.worker.call("builtins.list", refs)
+    got = student.call("builtins.list", refs)
     expect_tensor(got[1], values[1], what="sgd_step on a parameter whose grad is None",
                   hint="skip parameters whose .grad is None; leave them unchanged")
     _expect_sgd(got, values, grads, 0.1, "sgd_step with a parameter whose grad is None")
@@ -243,10 +242,10 @@ def test_sgd_step_accepts_a_generator(student):
     net = Net((("torch.nn.Linear", (3, 2)),), seed=1, stale=(torch.linspace(-1, 1, 12).reshape(4, 3),
                                                               torch.linspace(2, -1, 8).reshape(4, 2)))
     remote, _, _ = net.remote(student)
-    student.call(f"{M}.sgd_step", remote.method("parameters", _keep=True), 0.5)
+    student.call(f"{M}.sgd_step", remote.method("parameters", keep=True), 0.5)
     local, _, _ = net.local()
     names = [name for name, _ in local.named_parameters()]
-    got = student.worker.parameters(remote)
+    got = student.parameters(remote)
     _expect_sgd([got[n]["value"] for n in names], [p.detach() for p in local.parameters()],
                 [p.grad for p in local.parameters()], 0.5, "sgd_step(model.parameters(), lr)")
 
@@ -256,13 +255,13 @@ def test_sgd_step_updates_outside_autograd(student):
     refs = _remote_parameters(student, [torch.tensor([1.0, 2.0]), torch.tensor([[3.0]])],
                               [torch.tensor([1.0, -1.0]), torch.tensor([[2.0]])])
     student.call(f"{M}.sgd_step", refs, 0.1)
-    listed = student.worker.call("builtins.list", refs, _keep=True)
-    for index, info in enumerate(student.worker.describe(listed)["items"]):
+    listed = student.call("builtins.list", refs, keep=True)
+    for index, info in enumerate(student.describe(listed)["items"]):
         if not (info.get("requires_grad") and info.get("is_leaf")) or info.get("grad_fn") is not None:
             fail(f"after sgd_step, parameter {index + 1} is no longer a leaf tensor that requires grad "
                  "(the update was recorded by autograd, or requires_grad was switched off).",
                  hint="do the update inside `with torch.no_grad():`, in place")
-    if student.worker.call("torch.is_grad_enabled") is not True:
+    if student.call("torch.is_grad_enabled") is not True:
         fail("after sgd_step, autograd is still switched off for the code that runs next.",
              hint="use `with torch.no_grad():` rather than torch.set_grad_enabled(False)")
 
@@ -431,7 +430,7 @@ def test_train_epoch_sets_training_mode(student):
     model, loss_fn, optimizer = net.remote(student)
     got = _epoch_value(student, student.call(f"{M}.train_epoch", model, loader, loss_fn, optimizer, device="cpu"))
     hint = "call model.train() at the start of train_epoch"
-    modes = _modes(student.worker.describe(model))
+    modes = _modes(student.describe(model))
     if not all(modes.values()):
         fail("after train_epoch on a model in evaluation mode, the model is not in training mode.", hint=hint)
     local, local_loss, local_opt = net.local()
@@ -446,24 +445,23 @@ def test_train_epoch_moves_batches_to_device(student):
     loss can only be computed from the moved batches. The model (tanh) has no parameters,
     so moving the model too changes nothing."""
     student.module(M)
-    worker = student.worker
     data = torch.tensor([[0.5], [-1.0], [2.0]])
     meta = torch.empty(6, 1, device="meta")
-    dataset = worker.call("torch.utils.data.TensorDataset", meta, meta, _keep=True)
-    loader = worker.call("torch.utils.data.DataLoader", dataset, batch_size=3, _keep=True)
-    model, loss_fn = worker.call("torch.nn.Tanh", _keep=True), worker.call("torch.nn.MSELoss", _keep=True)
-    optimizer = worker.construct("torch.optim.SGD", [nn.Parameter(torch.zeros(1))], lr=0.1)
+    dataset = student.call("torch.utils.data.TensorDataset", meta, meta, keep=True)
+    loader = student.call("torch.utils.data.DataLoader", dataset, batch_size=3, keep=True)
+    model, loss_fn = student.call("torch.nn.Tanh", keep=True), student.call("torch.nn.MSELoss", keep=True)
+    optimizer = student.construct("torch.optim.SGD", [nn.Parameter(torch.zeros(1))], lr=0.1)
     hint = "move the inputs and the targets of every batch with .to(device) and use the moved tensors"
-    worker.patch("torch.Tensor.to", data.clone().requires_grad_(True))
+    student.patch("torch.Tensor.to", data.clone().requires_grad_(True))
     try:
         result = student.call(f"{M}.train_epoch", model, loader, loss_fn, optimizer, device=torch.device("cpu"),
-                              _keep=True)
+                              keep=True)
     except StudentError as err:
         fail(f"train_epoch failed on batches that are not on the given device: your code raised {err}",
              hint=hint)
     finally:
-        worker.unpatch()
-    got = _epoch_value(student, worker.getattr(result))
+        student.unpatch()
+    got = _epoch_value(student, student.getattr(result))
     moved = data.clone().requires_grad_(True)
     want = ref.train_epoch(nn.Tanh(), [(moved, moved)] * 2, nn.MSELoss(),
                            torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1))
@@ -484,15 +482,14 @@ def test_train_epoch_fits_a_line(student):
     fitted weight and bias land near 3 and 2. The model clears its own gradients at each
     backward pass (see the module docstring), so train_step's handling of zero_grad does
     not matter here."""
-    worker = student.worker
     x, y = _line()
     _, loader = _loaders(student, x, y, batch_size=16)
     model, loss_fn, optimizer = Net((("torch.nn.Linear", (1, 1)),), seed=9).remote(student)
     model.method("load_state_dict", {"weight": torch.zeros(1, 1), "bias": torch.zeros(1)})
-    model.method("register_full_backward_pre_hook", worker.getattr("torch.nn.Module.zero_grad", keep=True))
-    no_op = worker.call("builtins.getattr", "", "format", _keep=True)
-    worker.setattr(model, "zero_grad", no_op)
-    worker.setattr(optimizer, "zero_grad", no_op)
+    model.method("register_full_backward_pre_hook", student.getattr("torch.nn.Module.zero_grad", keep=True))
+    no_op = student.call("builtins.getattr", "", "format", keep=True)
+    student.setattr(model, "zero_grad", no_op)
+    student.setattr(optimizer, "zero_grad", no_op)
     losses = [_epoch_value(student, student.call(f"{M}.train_epoch", model, loader, loss_fn, optimizer))
               for _ in range(30)]
     if not all(math.isfinite(v) for v in losses) or not losses[-1] < 0.05 * losses[0] or \
@@ -501,7 +498,7 @@ def test_train_epoch_fits_a_line(student):
              f"(first epoch {losses[0]:.4g}, last {losses[-1]:.4g}).",
              hint="run train_step on every batch of the loader, and return the epoch's mean loss",
              detail=f"y = 3x + 2 + noise; epoch losses: {[round(v, 5) for v in losses]}")
-    params = worker.parameters(model)
+    params = student.parameters(model)
     weight, bias = params["weight"]["value"].item(), params["bias"]["value"].item()
     if abs(weight - 3) > 0.1 or abs(bias - 2) > 0.1:
         fail("after 30 epochs of SGD on points of a noisy line the model has not learned the line (its weight "
@@ -528,7 +525,7 @@ def _unpack(got: Any) -> tuple[float, float]:
 def _evaluate(student, training: bool, *, batch_size: int = 3, seed: int = 10):
     """Run the student's evaluate on the dropout classifier; return (got, want, per-batch
     means, remote model)."""
-    student.worker.seed(seed)
+    student.seed(seed)
     net = Net(_CLASSIFIER, seed=seed, loss="torch.nn.CrossEntropyLoss", training=training)
     x, y = _classification_data(seed=seed)
     local_loader, loader = _loaders(student, x, y, batch_size=batch_size)
@@ -566,13 +563,12 @@ def test_evaluate_matches_reference(student):
 def test_evaluate_returns_two_floats_with_accuracy_a_fraction(student):
     """A classifier whose predictions are known: 3 of 4 samples right, in batches of 3 and 1."""
     student.module(M)
-    worker = student.worker
-    model = worker.call("torch.nn.Linear", 2, 2, _keep=True)
+    model = student.call("torch.nn.Linear", 2, 2, keep=True)
     model.method("load_state_dict", {"weight": torch.eye(2), "bias": torch.zeros(2)})
     x = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
     y = torch.tensor([0, 1, 1, 1])
     local_loader, loader = _loaders(student, x, y, batch_size=3)
-    loss_fn = worker.call("torch.nn.CrossEntropyLoss", _keep=True)
+    loss_fn = student.call("torch.nn.CrossEntropyLoss", keep=True)
     got = student.call(f"{M}.evaluate", model, loader, loss_fn)
     if not isinstance(got, tuple) or len(got) != 2:
         fail(f"evaluate should return a tuple (mean loss, accuracy), but returned {describe_value(got)}.")
@@ -594,7 +590,7 @@ def test_evaluate_returns_two_floats_with_accuracy_a_fraction(student):
 @pytest.mark.parametrize("training", [True, False], ids=["from_training_mode", "from_eval_mode"])
 def test_evaluate_restores_the_models_mode(student, training):
     _, _, _, model = _evaluate(student, training=training, batch_size=4, seed=11)
-    modes = _modes(student.worker.describe(model))
+    modes = _modes(student.describe(model))
     changed = sorted(name for name, mode in modes.items() if mode is not training)
     if changed:
         start = "training" if training else "evaluation"
@@ -607,11 +603,10 @@ def test_evaluate_restores_the_models_mode(student, training):
 def test_evaluate_builds_no_autograd_graph(student):
     """Autograd saves tensors for a backward pass only while it records a graph; a
     saved-tensors pack hook (a list's append) collects them during the call."""
-    worker = student.worker
     student.module(M)
-    saved = worker.put([])
-    append = saved.attr("append", _keep=True)
-    hooks = worker.call("torch.autograd.graph.saved_tensors_hooks", append, append, _keep=True)
+    saved = student.put([])
+    append = saved.attr("append", keep=True)
+    hooks = student.call("torch.autograd.graph.saved_tensors_hooks", append, append, keep=True)
     net = Net(_CLASSIFIER, seed=12, loss="torch.nn.CrossEntropyLoss", training=False)
     x, y = _classification_data(seed=12)
     _, loader = _loaders(student, x, y, batch_size=3)
@@ -622,12 +617,12 @@ def test_evaluate_builds_no_autograd_graph(student):
     finally:
         hooks.method("__exit__", None, None, None)
     hint = "run the whole evaluation inside `with torch.no_grad():`"
-    if worker.call("builtins.len", saved):
+    if student.call("builtins.len", saved):
         fail("evaluate built an autograd graph (the forward pass recorded tensors for a backward pass).",
              hint=hint)
-    if worker.call("torch.is_grad_enabled") is not True:
+    if student.call("torch.is_grad_enabled") is not True:
         fail("after evaluate, autograd is still switched off for the code that runs next.",
              hint=hint + " rather than torch.set_grad_enabled(False)")
-    grads = [name for name, p in worker.parameters(model).items() if p["grad"] is not None]
+    grads = [name for name, p in student.parameters(model).items() if p["grad"] is not None]
     if grads:
         fail(f"evaluate computed gradients of the model's parameters ({', '.join(grads)}).", hint=hint)
