@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
 import signal
 import sys

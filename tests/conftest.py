@@ -73,3 +73,13 @@ def pytest_configure(config) -> None:
         os.sched_setaffinity(0, set(cpus[int(worker[2:]) % count::count]))
     except (OSError, ValueError):
         pass                        # an optimisation only
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    """A sandbox zygote for the tests of one module that start workers themselves."""
+    from autograder.sandbox.client import Zygote
+
+    started = Zygote()
+    yield started
+    started.close()

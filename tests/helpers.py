@@ -8,6 +8,17 @@ import threading
 from pathlib import Path
 
 
+def make_worker(zygote, tmp_path: Path, source: str, settings=None, call_timeout_s: float = 10.0):
+    """A worker (not started yet) on a submission folder holding ``tensors.py`` = ``source``."""
+    from autograder.sandbox.client import Worker, WorkerSettings
+
+    for name in ("submission", "root"):
+        (tmp_path / name).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "submission" / "tensors.py").write_text(source)
+    return Worker(zygote, str(tmp_path / "submission"), str(tmp_path / "root"), settings or WorkerSettings(),
+                  call_timeout_s=call_timeout_s)
+
+
 def alive(pid: int) -> bool:
     """Is process ``pid`` running (a zombie, ended but not yet reaped, is not)?"""
     try:

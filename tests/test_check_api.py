@@ -10,7 +10,9 @@ import pytest
 import torch
 
 from autograder.checks.plugin import Student
-from autograder.sandbox.client import Ref, Worker, WorkerSettings, Zygote
+from autograder.sandbox.client import Ref, WorkerSettings
+
+from helpers import make_worker
 
 CHECKS = Path(__file__).resolve().parent.parent / "autograder" / "checks"
 STUDENT_CODE = "def double(x):\n    return 2 * x\n\ndef files(root):\n    import os\n    return sorted(os.listdir(root))\n"
@@ -35,19 +37,9 @@ def test_no_check_reaches_past_student_to_the_worker():
     assert not hasattr(Student(None, set()), "worker")      # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def zygote():
-    z = Zygote()
-    yield z
-    z.close()
-
-
 @pytest.fixture
 def student(zygote, tmp_path):
-    (tmp_path / "submission").mkdir()
-    (tmp_path / "root").mkdir()
-    (tmp_path / "submission" / "tensors.py").write_text(STUDENT_CODE)
-    worker = Worker(zygote, str(tmp_path / "submission"), str(tmp_path / "root"), WorkerSettings(), call_timeout_s=10)
+    worker = make_worker(zygote, tmp_path, STUDENT_CODE)
     yield Student(worker, {"tensors"})
     worker.kill()
 

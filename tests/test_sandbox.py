@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.sandbox.client import StudentError, Worker, WorkerSettings, WorkerTimeout, Zygote
+from autograder.sandbox.client import StudentError, WorkerSettings, WorkerTimeout
 from autograder.sandbox.protocol import ProtocolError, decode, encode
-from helpers import Listener, machine_isolation
+from helpers import Listener, machine_isolation, make_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 HYPOTHESIS_DIR = str(Path(__import__("hypothesis").__file__).parent)
@@ -56,20 +56,10 @@ def machine() -> dict:
     return machine_isolation()
 
 
-@pytest.fixture(scope="module")
-def zygote():
-    z = Zygote()
-    yield z
-    z.close()
-
-
 @pytest.fixture
 def worker(zygote, tmp_path):
-    (tmp_path / "submission").mkdir()
-    (tmp_path / "root").mkdir()
-    (tmp_path / "submission" / "tensors.py").write_text(PROBE)
     settings = WorkerSettings(memory_bytes=MEMORY_BYTES, hide=(HYPOTHESIS_DIR,))
-    w = Worker(zygote, str(tmp_path / "submission"), str(tmp_path / "root"), settings, call_timeout_s=5)
+    w = make_worker(zygote, tmp_path, PROBE, settings, call_timeout_s=5)
     w.import_module("tensors")
     yield w
     w.kill()

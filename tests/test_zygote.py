@@ -24,6 +24,8 @@ from autograder.sandbox import client
 from autograder.sandbox.client import (SandboxFault, Worker, WorkerCrash, WorkerSettings, Zygote,
                                        describe_exit)
 
+from helpers import make_worker
+
 PROBE = '''
 import ctypes, os, signal, stat, time
 def segfault():
@@ -52,19 +54,8 @@ def forge_status():
 '''
 
 
-@pytest.fixture(scope="module")
-def zygote():
-    z = Zygote()
-    yield z
-    z.close()
-
-
 def _worker(zygote, tmp_path, **settings) -> Worker:
-    for name in ("submission", "root"):
-        (tmp_path / name).mkdir(parents=True, exist_ok=True)
-    (tmp_path / "submission" / "tensors.py").write_text(PROBE)
-    worker = Worker(zygote, str(tmp_path / "submission"), str(tmp_path / "root"),
-                    WorkerSettings(memory_bytes=1 << 30, **settings), call_timeout_s=20)
+    worker = make_worker(zygote, tmp_path, PROBE, WorkerSettings(memory_bytes=1 << 30, **settings), call_timeout_s=20)
     worker.import_module("tensors")
     return worker
 

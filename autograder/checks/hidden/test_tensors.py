@@ -16,7 +16,7 @@ from solutions import tensors as ref
 
 from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail, shape_words
 from autograder.checks.remote import call_unmutated
-from autograder.checks.strategies import (FLOAT_DTYPES, booleans, broadcastable_shapes, dtypes, float_tensors, int_tensors, integers,
+from autograder.checks.strategies import (booleans, broadcastable_shapes, dtypes, float_tensors, int_tensors, integers,
                                           sampled, seeded_tensor, shapes, tensors_of)
 from autograder.sandbox.client import StudentError
 

@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from solutions import training as ref
 
 from autograder.checks.api import describe_value, expect_close, expect_float, expect_tensor, fail, python_float
-from autograder.checks.strategies import FLOAT_DTYPES, dtypes, float_tensors, sampled, shapes
+from autograder.checks.strategies import dtypes, float_tensors, sampled, shapes
 from autograder.sandbox.client import Ref, StudentError
 
 M = "training"
