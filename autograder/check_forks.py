@@ -22,7 +22,9 @@ and without the current directory on ``sys.path`` (``python -P``): a student's
 One server runs one child at a time; a caller that runs children side by side gets a
 server per child (started on demand, kept idle for the next one, closed at exit). When no
 server can be started or it dies, the child is started as a new interpreter, as before:
-slower, otherwise the same.
+slower, otherwise the same. Only on Linux: macOS frameworks are not safe to use in a
+child forked without ``exec`` (why Python's own ``multiprocessing`` spawns there), and
+Windows has no ``fork``; there every child is a new interpreter.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = ["Child", "start_child", "close_servers"]
 SERVER_START_TIMEOUT_S = 180.0      # importing PyTorch on a busy machine
 _CHILD_MODULE = "autograder.student_check"
 _SERVER_DIED = object()
+FORKS = sys.platform.startswith("linux")     # elsewhere: a new interpreter per child (see above)
 
 
 class Child:
@@ -228,6 +231,8 @@ atexit.register(close_servers)
 def start_child(spec: Path, folder: Path) -> Child:
     """Start ``python -m autograder.student_check SPEC`` in ``folder``: forked from a
     server when one can be used, else as a new interpreter."""
+    if not FORKS:
+        return _Spawned(spec, folder)
     output = folder / "child-output.txt"
     server = None
     try:

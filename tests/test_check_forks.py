@@ -66,6 +66,21 @@ def test_a_forked_child_is_what_a_new_interpreter_was(tmp_path, monkeypatch):
     assert seen[0]["cwd"] != seen[1]["cwd"]
 
 
+def test_where_fork_is_not_used_each_child_is_a_new_interpreter(tmp_path, monkeypatch):
+    """macOS and Windows (``FORKS`` false), or no usable server: the child is started as
+    ``python -m autograder.student_check SPEC``, by this process, and checks the same."""
+    facts = tmp_path / "facts.jsonl"
+    monkeypatch.setenv("AUTOGRADER_TEST_FACTS", str(facts))
+    monkeypatch.setattr(check_forks, "FORKS", False)
+    checked = check_file(_probe_file(tmp_path / "a"))
+    assert checked.passed, [c.message for c in checked.checks if not c.passed]
+    (fact,) = _facts(facts)
+    assert fact["ppid"] == os.getpid()
+    assert fact["pgid"] == fact["sid"] == fact["pid"]
+    assert fact["path0"] == fact["cwd"] and fact["stdin"] == "" and fact["bytecode"] is True
+    assert fact["argv"][0].endswith("student_check.py") and fact["argv"][1].endswith("spec.json")
+
+
 def test_the_server_imports_nothing_from_the_checked_folder(tmp_path, monkeypatch):
     """A student's random.py beside the checked file shadows nothing the server imports
     (PyTorch imports random), and the checks still pass."""
