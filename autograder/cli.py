@@ -272,19 +272,25 @@ def check(files: tuple[Path, ...], timeout: float | None) -> None:
 
     Runs the public checks of each file's module on your code, on this machine, through the
     grader's own rules (forbidden calls, time limits) and says what passes and what
-    fails. Exit code 0: every check passes; 1: some fail; 2: bad input (nothing is checked).
+    fails. Of several files, one whose name is no module of the course (a helper of yours)
+    is left out. Exit code 0: every check passes; 1: some fail; 2: bad input (nothing is
+    checked).
     """
-    from .student_check import HOW_TO_READ, check_files, render, summary
+    from .student_check import HOW_TO_READ, check_files, course_files, render, summary
 
     if timeout is not None and not timeout > 0:
         raise click.BadParameter(f"must be a positive number of seconds (got {timeout:g})", param_hint="--timeout")
-    results = check_files(list(files), timeout)
+    checked, left_out = course_files(list(files))
+    results = check_files(checked, timeout)
     for result in results:
-        click.echo(render(result, guide=len(results) == 1))
-        if len(results) > 1:
+        click.echo(render(result, guide=len(files) == 1))
+        if len(files) > 1:
             click.echo("")
-    if len(results) > 1:
+    if len(files) > 1:
         click.echo(summary(results))
+        for path in left_out:
+            click.echo(f"  ----  {path}: not checked, no module of this course is named so (a helper module of "
+                       "yours is graded with the modules that import it)")
         click.echo("")
         click.echo(HOW_TO_READ.format(module="<module>"))
     sys.exit(max(result.exit_code for result in results))

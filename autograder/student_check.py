@@ -56,7 +56,7 @@ from .errors import AutograderError
 from .notebook_code import Extraction, NotebookError, extract, load_reference
 from .results import AssignmentResult, CheckResult, Outcome, Visibility
 
-__all__ = ["StudentCheck", "check_file", "check_files", "render", "summary", "DEFAULT_TIMEOUT_S", "exit_code"]
+__all__ = ["StudentCheck", "check_file", "check_files", "course_files", "render", "summary", "DEFAULT_TIMEOUT_S", "exit_code"]
 
 DEFAULT_TIMEOUT_S: float | None = None     # None: the assignment's call_timeout_s, as when grading
 STARTUP_TIMEOUT_S = 180.0                  # the child's own start-up (importing torch), not the student's
@@ -194,6 +194,34 @@ def check_files(paths: list[Path], timeout_s: float | None = DEFAULT_TIMEOUT_S,
     for path in paths:
         _module_of(path)
     return [check_file(path, timeout_s, root) for path in paths]
+
+
+def course_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(the files to check, the files left out) of the files a student named.
+
+    One file is checked or refused (:func:`check_file`'s messages). Of several (``*.py``
+    in a folder that also holds the student's own helper modules), a ``.py`` or notebook
+    whose name is no module of the course and is not a near miss of one is left out;
+    anything else that is wrong (a missing file, ``Tensors.py``) is refused, as is a list
+    of which nothing is left. Refusals raise ``AutograderError`` before anything runs."""
+    from .submissions import near_miss_module
+
+    if len(paths) == 1:
+        _module_of(paths[0])
+        return list(paths), []
+    checked, left_out = [], []
+    for path in paths:
+        helper = path.is_file() and path.suffix in (".py", ".ipynb") and path.stem not in MODULES and \
+            near_miss_module(path.name) is None
+        if helper:
+            left_out.append(path)
+        else:
+            _module_of(path)
+            checked.append(path)
+    if not checked:
+        raise AutograderError(f"none of these files is a module of this course: name one of "
+                              f"{', '.join(m + '.py' for m in MODULES)} (or the .ipynb)")
+    return checked, left_out
 
 
 def _read_events(path: Path) -> list[dict]:
@@ -412,7 +440,7 @@ def render(result: StudentCheck, guide: bool = True) -> str:
 
 def summary(results: list[StudentCheck]) -> str:
     """One line per checked file, for a check of several files."""
-    lines = [f"Checked {len(results)} files:"]
+    lines = [f"Checked {len(results)} file{'' if len(results) == 1 else 's'}:"]
     for result in results:
         failing = sum(1 for c in result.checks if not c.passed)
         rules = sum(1 for t in result.result.tasks if t.penalty and t.penalty != "no checks ran for this task")

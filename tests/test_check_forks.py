@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from autograder import check_forks
-from autograder.student_check import check_file, check_files
+from autograder.student_check import check_file, check_files, course_files
 
 from example_class import EXAMPLES
 from helpers import alive
@@ -139,6 +140,26 @@ def test_several_files_are_checked_in_one_command_and_bad_input_stops_all(tmp_pa
     bad = subprocess.run([*cli, str(reference), str(tmp_path / "Tensors.py")], capture_output=True, text=True,
                          timeout=600)
     assert bad.returncode == 2 and "does not exist" in bad.stderr and "Checking" not in bad.stdout
+
+
+def test_of_several_files_a_helper_module_is_left_out_and_a_near_miss_refused(tmp_path):
+    """``autograder check *.py`` in a folder that also holds the student's own helpers."""
+    shutil.copy(EXAMPLES / "reference" / "tensors.py", tmp_path / "tensors.py")
+    (tmp_path / "utils.py").write_text("X = 1\n")
+    checked, left_out = course_files([tmp_path / "tensors.py", tmp_path / "utils.py"])
+    assert checked == [tmp_path / "tensors.py"] and left_out == [tmp_path / "utils.py"]
+    cli = [sys.executable, "-m", "autograder.cli", "check"]
+    run = subprocess.run([*cli, "tensors.py", "utils.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "Checked 1 file:" in run.stdout and "PASS  tensors.py: all" in run.stdout
+    assert "----  utils.py: not checked" in run.stdout
+    for files, said in ((["utils.py"], "utils.py is not a module of this course"),          # one file: refused
+                        (["utils.py", "utils.py"], "none of these files is a module"),
+                        (["tensors.py", "Tensors.py"], "did you mean tensors.py?")):
+        if "Tensors.py" in files:
+            shutil.copy(tmp_path / "tensors.py", tmp_path / "Tensors.py")
+        bad = subprocess.run([*cli, *files], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert bad.returncode == 2 and said in bad.stderr and "Checking" not in bad.stdout, (files, bad.stderr)
 
 
 def test_ctrl_c_during_check_leaves_no_child_running(tmp_path):
