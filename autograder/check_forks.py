@@ -59,6 +59,15 @@ class Child:
         raise NotImplementedError
 
     def kill(self) -> None:
+        """Kill the child's session, unless the child is known to have ended (its pid may
+        be another process's by now)."""
+        if not self._ended_already():
+            self._kill_session()
+
+    def _ended_already(self) -> bool:
+        raise NotImplementedError
+
+    def _kill_session(self) -> None:
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -81,6 +90,9 @@ class _Spawned(Child):
     def poll(self) -> int | None:
         return self._process.poll()
 
+    def _ended_already(self) -> bool:
+        return self._process.returncode is not None
+
     def finish(self) -> tuple[int, str]:
         output = self._process.communicate()[0].decode("utf-8", "replace")
         return self._process.returncode, output
@@ -98,11 +110,14 @@ class _Forked(Child):
             self._code = self._ended(self._server.exit_code(block=False))
         return self._code
 
-    def _ended(self, code: int | None) -> int | None:
-        if code == _SERVER_DIED:
-            self.kill()             # in a session of its own, it would outlive its server
+    def _ended(self, code: Any) -> int | None:
+        if code is _SERVER_DIED:
+            self._kill_session()    # in a session of its own, it would outlive its server
             return -signal.SIGKILL
         return code
+
+    def _ended_already(self) -> bool:
+        return self._code is not None
 
     def finish(self) -> tuple[int, str]:
         if self._code is None:
