@@ -80,11 +80,15 @@ class Child:
 class _Spawned(Child):
     """A child started as a new interpreter (no server could be used)."""
 
-    def __init__(self, spec: Path, folder: Path):
+    def __init__(self, spec: Path, folder: Path, output: Path):
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        self._process = subprocess.Popen([sys.executable, "-m", _CHILD_MODULE, str(spec)], cwd=folder, env=env,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self._output = output
+        # Into a file, not a pipe: a pipe that nobody reads while the child runs would
+        # stop a child that prints more than the pipe holds.
+        with open(output, "wb") as out:
+            self._process = subprocess.Popen([sys.executable, "-m", _CHILD_MODULE, str(spec)], cwd=folder, env=env,
+                                             stdout=out, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid = self._process.pid
 
     def poll(self) -> int | None:
@@ -94,8 +98,8 @@ class _Spawned(Child):
         return self._process.returncode is not None
 
     def finish(self) -> tuple[int, str]:
-        output = self._process.communicate()[0].decode("utf-8", "replace")
-        return self._process.returncode, output
+        self._process.wait()
+        return self._process.returncode, _read(self._output)
 
 
 class _Forked(Child):
@@ -122,11 +126,14 @@ class _Forked(Child):
     def finish(self) -> tuple[int, str]:
         if self._code is None:
             self._code = self._ended(self._server.exit_code(block=True))
-        try:
-            output = self._output.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            output = ""
-        return self._code, output
+        return self._code, _read(self._output)
+
+
+def _read(output: Path) -> str:
+    try:
+        return output.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 class _Server:
@@ -246,9 +253,9 @@ atexit.register(close_servers)
 def start_child(spec: Path, folder: Path) -> Child:
     """Start ``python -m autograder.student_check SPEC`` in ``folder``: forked from a
     server when one can be used, else as a new interpreter."""
-    if not FORKS:
-        return _Spawned(spec, folder)
     output = folder / "child-output.txt"
+    if not FORKS:
+        return _Spawned(spec, folder, output)
     server = None
     try:
         server = _acquire()
@@ -256,7 +263,7 @@ def start_child(spec: Path, folder: Path) -> Child:
     except (OSError, EOFError, ValueError):
         if server is not None:
             _retire(server)
-        return _Spawned(spec, folder)
+        return _Spawned(spec, folder, output)
 
 
 # -- the server (python -P -m autograder.check_forks) -------------------------------------------

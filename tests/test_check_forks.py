@@ -82,6 +82,16 @@ def test_where_fork_is_not_used_each_child_is_a_new_interpreter(tmp_path, monkey
     assert fact["argv"][0].endswith("student_check.py") and fact["argv"][1].endswith("spec.json")
 
 
+@pytest.mark.parametrize("forks", [True, False], ids=["forked", "spawned"])
+def test_a_child_that_prints_a_lot_is_not_stopped_by_its_output(tmp_path, monkeypatch, forks):
+    monkeypatch.setattr(check_forks, "FORKS", forks)
+    path = tmp_path / "tensors.py"
+    path.write_text((EXAMPLES / "reference" / "tensors.py").read_text(encoding="utf-8") +
+                    "\nfor _ in range(4000):\n    print('x' * 100)\n")      # 400 KB, more than a pipe holds
+    checked = check_file(path, timeout_s=5)
+    assert checked.passed, [c.message for c in checked.checks if not c.passed]
+
+
 def test_the_server_imports_nothing_from_the_checked_folder(tmp_path, monkeypatch):
     """A student's random.py beside the checked file shadows nothing the server imports
     (PyTorch imports random), and the checks still pass."""
