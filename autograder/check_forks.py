@@ -45,6 +45,10 @@ __all__ = ["Child", "start_child", "close_servers"]
 SERVER_START_TIMEOUT_S = 180.0      # importing PyTorch on a busy machine
 _CHILD_MODULE = "autograder.student_check"
 _SERVER_DIED = object()
+
+
+class _NotStarted(EOFError):
+    """The server never said it was ready."""
 FORKS = sys.platform.startswith("linux")     # elsewhere: a new interpreter per child (see above)
 
 
@@ -54,6 +58,7 @@ class Child:
     session), and ``finish()``: wait for the end, return (exit code, output)."""
 
     pid: int
+    lost = False       # True: it died with its server, which says nothing of the student's code
 
     def poll(self) -> int | None:
         raise NotImplementedError
@@ -117,6 +122,7 @@ class _Forked(Child):
     def _ended(self, code: Any) -> int | None:
         if code is _SERVER_DIED:
             self._kill_session()    # in a session of its own, it would outlive its server
+            self.lost = True
             return -signal.SIGKILL
         return code
 
@@ -129,9 +135,16 @@ class _Forked(Child):
         return self._code, _read(self._output)
 
 
+OUTPUT_TAIL_BYTES = 64 * 1024        # the parent quotes the last lines of a child's output only
+
+
 def _read(output: Path) -> str:
+    """The end of a child's output (a print loop may have written gigabytes)."""
     try:
-        return output.read_text(encoding="utf-8", errors="replace")
+        with open(output, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - OUTPUT_TAIL_BYTES))
+            return handle.read().decode("utf-8", "replace")
     except OSError:
         return ""
 
@@ -145,9 +158,9 @@ class _Server:
         self.process = subprocess.Popen([sys.executable, "-P", "-m", "autograder.check_forks"], cwd=self._home,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                         start_new_session=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-        self._lines: list[bytes] = []
         self._buffer = b""
         self._ready = False
+        self._asked = False     # a request is out and its pid not read yet
 
     def _line(self, timeout: float | None) -> bytes | None:
         """The next line from the server; None when none came within ``timeout`` (0: now)."""
@@ -170,17 +183,39 @@ class _Server:
         """Ask for a child; its pid. Raises ``OSError``/``EOFError`` when the server is unusable."""
         assert self.process.stdin is not None
         if not self._ready:
-            if self._line(SERVER_START_TIMEOUT_S) != b"ready":
-                raise EOFError("the check server did not start")
+            try:
+                ready = self._line(SERVER_START_TIMEOUT_S)
+            except EOFError:
+                ready = None
+            if ready != b"ready":
+                raise _NotStarted("the check server did not start")
             self._ready = True
         request = {"spec": str(spec), "cwd": str(folder), "output": str(output),
                    "env": {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}}
         self.process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
         self.process.stdin.flush()
+        self._asked = True
         answer = json.loads(self._line(60.0) or b"{}")
+        self._asked = False
         if "pid" not in answer:
             raise EOFError("the check server did not fork")
         return int(answer["pid"])
+
+    def abandon(self) -> None:
+        """Interrupted between asking for a child and hearing its pid: kill that child if
+        the server forked it."""
+        if not self._asked:
+            return
+        try:
+            line = self._line(2.0)
+            pid = int(json.loads(line)["pid"]) if line else None
+        except (OSError, EOFError, ValueError, KeyError):
+            pid = None
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def exit_code(self, block: bool) -> Any:
         try:
@@ -201,6 +236,8 @@ class _Server:
         except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         try:
             os.rmdir(self._home)
         except OSError:
@@ -250,20 +287,31 @@ def close_servers() -> None:
 atexit.register(close_servers)
 
 
-def start_child(spec: Path, folder: Path) -> Child:
+_unusable = False      # a server failed to start: this process spawns from now on
+
+
+def start_child(spec: Path, folder: Path, fork: bool = True) -> Child:
     """Start ``python -m autograder.student_check SPEC`` in ``folder``: forked from a
-    server when one can be used, else as a new interpreter."""
+    server when one can be used (and ``fork``), else as a new interpreter."""
+    global _unusable
     output = folder / "child-output.txt"
-    if not FORKS:
+    if not (FORKS and fork) or _unusable:
         return _Spawned(spec, folder, output)
     server = None
     try:
         server = _acquire()
         return _Forked(server, server.fork(spec, folder, output), output)
-    except (OSError, EOFError, ValueError):
+    except (OSError, EOFError, ValueError) as exc:
         if server is not None:
             _retire(server)
+        if isinstance(exc, _NotStarted):
+            _unusable = True
         return _Spawned(spec, folder, output)
+    except BaseException:
+        if server is not None:           # Ctrl-C while the server forked: no child goes on alone
+            server.abandon()
+            _retire(server)
+        raise
 
 
 # -- the server (python -P -m autograder.check_forks) -------------------------------------------
@@ -296,21 +344,31 @@ def _serve() -> None:
             request = json.loads(line)
             sys.stdout.flush()
             sys.stderr.flush()
+            # The pid is sent once the child has its own session: a kill of that session
+            # right after the pid arrived must not miss it.
+            in_session, said = os.pipe()
             pid = os.fork()
             if pid == 0:
                 os.close(requests)
                 os.close(answers)
-                _child(request)          # never returns
+                os.close(in_session)
+                _child(request, said)    # never returns
+            os.close(said)
+            os.read(in_session, 1)       # b"" too when the child died before
+            os.close(in_session)
             os.write(answers, json.dumps({"pid": pid}).encode() + b"\n")
             _, status = os.waitpid(pid, 0)
             os.write(answers, json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
 
 
-def _child(request: dict) -> None:
-    """Become ``python -m autograder.student_check SPEC`` started in ``request['cwd']``."""
+def _child(request: dict, said: int) -> None:
+    """Become ``python -m autograder.student_check SPEC`` started in ``request['cwd']``;
+    write to ``said`` once in a session of its own."""
     code = 1
     try:
         os.setsid()
+        os.write(said, b"s")
+        os.close(said)
         out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(out, 1)
         os.dup2(out, 2)
@@ -322,6 +380,9 @@ def _child(request: dict) -> None:
         os.chdir(request["cwd"])
         sys.dont_write_bytecode = True
         sys.path.insert(0, request["cwd"])
+        import numpy
+
+        numpy.random.seed()             # fresh entropy, as a new interpreter's (random reseeds itself)
         from . import student_check
 
         sys.argv = [student_check.__file__, request["spec"]]

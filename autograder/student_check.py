@@ -56,7 +56,7 @@ from .errors import AutograderError
 from .notebook_code import Extraction, NotebookError, extract, load_reference
 from .results import AssignmentResult, CheckResult, Outcome, Visibility
 
-__all__ = ["StudentCheck", "check_file", "check_files", "course_files", "render", "summary", "DEFAULT_TIMEOUT_S", "exit_code"]
+__all__ = ["StudentCheck", "check_file", "check_files", "course_files", "validate", "render", "summary", "DEFAULT_TIMEOUT_S", "exit_code"]
 
 DEFAULT_TIMEOUT_S: float | None = None     # None: the assignment's call_timeout_s, as when grading
 STARTUP_TIMEOUT_S = 180.0                  # the child's own start-up (importing torch), not the student's
@@ -146,19 +146,9 @@ def check_file(path: Path, timeout_s: float | None = DEFAULT_TIMEOUT_S, root: Pa
     checks_path = root / "assignments" / assignment_for(module).folder / "public_checks.py"
     try:
         checks_text = checks_path.read_text(encoding="utf-8")
-        data = path.read_bytes()
     except OSError as exc:
         raise AutograderError(f"cannot read {exc.filename}: {exc.strerror}") from None
-    messages: tuple[str, ...] = ()
-    extraction = None
-    if path.suffix == ".ipynb":
-        try:
-            extraction = extract(data, module, execute=config.execute_notebook,
-                                 reference=load_reference(module, root), name=path.name,
-                                 local_modules={p.stem for p in path.parent.glob("*.py")})
-        except NotebookError as exc:
-            raise AutograderError(str(exc)) from None
-        data, messages = extraction.source.encode("utf-8"), extraction.messages
+    data, messages, extraction = _read_code(path, module, config, root)
     homes = {name: [(h.task, list(h.cases) if h.cases is not None else None) for h in where]
              for name, where in assign_checks(module, checks_text).items()}
     started = time.perf_counter()
@@ -184,6 +174,23 @@ def check_file(path: Path, timeout_s: float | None = DEFAULT_TIMEOUT_S, root: Pa
     return StudentCheck(path, module, result, messages, call_timeout, time.perf_counter() - started)
 
 
+def _read_code(path: Path, module: str, config, root: Path) -> tuple[bytes, tuple[str, ...], Extraction | None]:
+    """The code the grader would take from ``path`` (a notebook: its extraction), what to
+    say about it, and the extraction; ``AutograderError`` when it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AutograderError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    if path.suffix != ".ipynb":
+        return data, (), None
+    try:
+        extraction = extract(data, module, execute=config.execute_notebook, reference=load_reference(module, root),
+                             name=path.name, local_modules={p.stem for p in path.parent.glob("*.py")})
+    except NotebookError as exc:
+        raise AutograderError(str(exc)) from None
+    return extraction.source.encode("utf-8"), extraction.messages, extraction
+
+
 def check_files(paths: list[Path], timeout_s: float | None = DEFAULT_TIMEOUT_S,
                 root: Path | None = None) -> list[StudentCheck]:
     """:func:`check_file` of each path, in order. Every path is validated first: bad input
@@ -191,9 +198,19 @@ def check_files(paths: list[Path], timeout_s: float | None = DEFAULT_TIMEOUT_S,
     from one process that imported PyTorch once (:mod:`autograder.check_forks`)."""
     if timeout_s is not None and not timeout_s > 0:
         raise AutograderError(f"the time limit must be a positive number of seconds (got {timeout_s:g})")
-    for path in paths:
-        _module_of(path)
+    validate(paths, root)
     return [check_file(path, timeout_s, root) for path in paths]
+
+
+def validate(paths: list[Path], root: Path | None = None) -> None:
+    """Raise ``AutograderError`` for the first path :func:`check_file` would refuse (a name
+    that is no module, a file that cannot be read, a notebook that cannot be read), before
+    any of them is checked."""
+    root = root or project_root()
+    configs = load_course(root)
+    for path in paths:
+        module = _module_of(path)
+        _read_code(path, module, configs[module], root)
 
 
 def course_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -207,7 +224,7 @@ def course_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     from .submissions import near_miss_module
 
     if len(paths) == 1:
-        _module_of(paths[0])
+        validate(paths)
         return list(paths), []
     checked, left_out = [], []
     for path in paths:
@@ -216,11 +233,11 @@ def course_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
         if helper:
             left_out.append(path)
         else:
-            _module_of(path)
             checked.append(path)
     if not checked:
         raise AutograderError(f"none of these files is a module of this course: name one of "
                               f"{', '.join(m + '.py' for m in MODULES)} (or the .ipynb)")
+    validate(checked)
     return checked, left_out
 
 
@@ -252,11 +269,12 @@ def _run_child(spec: dict, folder: Path, module_timeout_s: float, started: float
     events_path = Path(spec["results"])
     call = float(spec["call_timeout_s"])
     deadline = started + module_timeout_s
+    fork = True
     for _attempt in range(1000):        # each attempt finishes at least one check, or stops
         spec["skip"] = sorted(results)
         (folder / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
         events_path.unlink(missing_ok=True)
-        process = start_child(folder / "spec.json", folder)
+        process = start_child(folder / "spec.json", folder, fork=fork)
         # The child enforces the limits itself (an alarm per check); this is the backstop
         # for code the alarm cannot interrupt (a long call into C, an except: that
         # swallows it): no sign of progress for the limit and a grace period.
@@ -306,6 +324,11 @@ def _run_child(spec: dict, folder: Path, module_timeout_s: float, started: float
             return _fail_all(spec, failure.message)
         if events and events[-1]["event"] == "done":
             return list(results.values())
+        if process.lost:
+            # Its server died (not the student's code's doing, as far as anyone can tell):
+            # the rest again, in a new interpreter of its own.
+            fork = False
+            continue
         file = spec["file"]
         if running is None and not any(e["event"] == "imported" for e in events):
             if killed:

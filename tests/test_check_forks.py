@@ -106,34 +106,64 @@ def test_the_server_imports_nothing_from_the_checked_folder(tmp_path, monkeypatc
     assert _facts(facts)[0]["ppid"] != os.getpid()
 
 
-def test_a_server_that_dies_costs_the_running_check_only_and_a_new_one_starts(tmp_path, monkeypatch):
+def test_a_server_that_dies_costs_no_check_and_its_child_is_killed(tmp_path, monkeypatch):
+    """The server dies while its child imports the student's module: that child is killed,
+    and the rest runs again in a new interpreter, without blaming the student's code."""
     facts = tmp_path / "facts.jsonl"
     monkeypatch.setenv("AUTOGRADER_TEST_FACTS", str(facts))
     check_forks.close_servers()
     assert check_file(_probe_file(tmp_path / "warm")).passed          # one server is up, idle
     (server,) = check_forks._idle
-    pidfile = tmp_path / "pid"
+    pids = tmp_path / "pids"
     hang = tmp_path / "hang" / "tensors.py"
     hang.parent.mkdir()
-    hang.write_text(f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
-                    "for _ in range(1200):\n    time.sleep(0.1)\n")
+    # The first import (forked by the server) hangs; the import that follows goes on.
+    hang.write_text(f"import os, time\nwith open({str(pids)!r}, 'a') as _f:\n    _f.write(f'{{os.getpid()}} {{os.getppid()}}\\n')\n"
+                    f"while len(open({str(pids)!r}).read().split()) < 4 and time.sleep(0.1) is None:\n    pass\n" +
+                    (EXAMPLES / "reference" / "tensors.py").read_text(encoding="utf-8").replace(
+                        "from __future__ import annotations\n", ""))
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(check_file, hang, 100)
         deadline = time.monotonic() + 120
-        while not pidfile.exists() or not pidfile.read_text():
+        while not pids.exists() or not pids.read_text():
             assert time.monotonic() < deadline and not running.done(), "the student's module never ran"
             time.sleep(0.05)
-        child = int(pidfile.read_text())
+        first = int(pids.read_text().split()[0])
         os.killpg(server.process.pid, signal.SIGKILL)                  # the server dies while its child runs
-        hung = running.result(timeout=60)
-    assert not hung.passed and "died while importing it (killed by signal SIGKILL)" in hung.checks[0].message
+        checked = running.result(timeout=120)
+    assert checked.passed, [c.message for c in checked.checks if not c.passed]
+    (first_pid, first_parent), (_, second_parent) = [map(int, line.split()) for line in pids.read_text().splitlines()]
+    assert first_parent == server.process.pid and second_parent == os.getpid()     # again, spawned by us
     deadline = time.monotonic() + 10
-    while alive(child) and time.monotonic() < deadline:
+    while alive(first) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not alive(child), "the child outlived its server"
+    assert not alive(first), "the child outlived its server"
     assert server not in check_forks._all
     assert check_file(_probe_file(tmp_path / "again")).passed           # a new server
     assert _facts(facts)[-1]["ppid"] not in (server.process.pid, os.getpid())
+
+
+def _hanging_spec(folder: Path) -> Path:
+    """A spec for student_check's child whose module import sleeps for 100 s."""
+    folder.mkdir()
+    (folder / "tensors.py").write_text("import time\ntime.sleep(100)\n")
+    (folder / "test_tensors.py").write_text("")
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    spec = {"module": "tensors", "file": "tensors.py", "folder": str(folder), "helpers": str(folder),
+            "call_timeout_s": 100.0, "homes": {}, "results": str(folder / "results.jsonl"), "skip": []}
+    (folder / "spec.json").write_text(json.dumps(spec))
+    return folder / "spec.json"
+
+
+def test_a_child_killed_as_soon_as_it_started_is_dead(tmp_path):
+    """The pid arrives once the child has its session: a kill right away cannot miss it."""
+    spec = _hanging_spec(tmp_path / "checks")
+    with ThreadPoolExecutor(1) as pool:
+        for _ in range(10):
+            child = check_forks.start_child(spec, spec.parent)
+            child.kill()
+            code, _ = pool.submit(child.finish).result(timeout=30)
+            assert code == -signal.SIGKILL and isinstance(child, check_forks._Forked)
 
 
 def test_several_files_are_checked_in_one_command_and_bad_input_stops_all(tmp_path):
@@ -170,6 +200,10 @@ def test_of_several_files_a_helper_module_is_left_out_and_a_near_miss_refused(tm
             shutil.copy(tmp_path / "tensors.py", tmp_path / "Tensors.py")
         bad = subprocess.run([*cli, *files], cwd=tmp_path, capture_output=True, text=True, timeout=600)
         assert bad.returncode == 2 and said in bad.stderr and "Checking" not in bad.stdout, (files, bad.stderr)
+    (tmp_path / "activations.ipynb").write_text("{ this is no notebook")
+    bad = subprocess.run([*cli, "tensors.py", "activations.ipynb"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600)
+    assert bad.returncode == 2 and "activations.ipynb" in bad.stderr and "Checking" not in bad.stdout, bad.stderr
 
 
 def test_ctrl_c_during_check_leaves_no_child_running(tmp_path):
