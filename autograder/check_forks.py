@@ -42,14 +42,27 @@ from typing import Any
 
 __all__ = ["Child", "start_child", "close_servers"]
 
+FORKS = sys.platform.startswith("linux")     # elsewhere: a new interpreter per child (see above)
 SERVER_START_TIMEOUT_S = 180.0      # importing PyTorch on a busy machine
+OUTPUT_TAIL_BYTES = 64 * 1024        # the parent quotes the last lines of a child's output only
 _CHILD_MODULE = "autograder.student_check"
 _SERVER_DIED = object()
 
 
 class _NotStarted(EOFError):
     """The server never said it was ready."""
-FORKS = sys.platform.startswith("linux")     # elsewhere: a new interpreter per child (see above)
+
+
+def _child_env() -> dict[str, str]:
+    """The environment of a child (and of a server): this process's, without bytecode."""
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 class Child:
@@ -73,10 +86,7 @@ class Child:
         raise NotImplementedError
 
     def _kill_session(self) -> None:
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _kill_group(self.pid)
 
     def finish(self) -> tuple[int, str]:
         raise NotImplementedError
@@ -86,7 +96,7 @@ class _Spawned(Child):
     """A child started as a new interpreter (no server could be used)."""
 
     def __init__(self, spec: Path, folder: Path, output: Path):
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = _child_env()
         self._output = output
         # Into a file, not a pipe: a pipe that nobody reads while the child runs would
         # stop a child that prints more than the pipe holds.
@@ -135,9 +145,6 @@ class _Forked(Child):
         return self._code, _read(self._output)
 
 
-OUTPUT_TAIL_BYTES = 64 * 1024        # the parent quotes the last lines of a child's output only
-
-
 def _read(output: Path) -> str:
     """The end of a child's output (a print loop may have written gigabytes)."""
     try:
@@ -157,7 +164,7 @@ class _Server:
         # -P: no current directory on sys.path; cwd: an empty folder of its own.
         self.process = subprocess.Popen([sys.executable, "-P", "-m", "autograder.check_forks"], cwd=self._home,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                        start_new_session=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                                        start_new_session=True, env=_child_env())
         self._buffer = b""
         self._ready = False
         self._asked = False     # a request is out and its pid not read yet
@@ -191,7 +198,7 @@ class _Server:
                 raise _NotStarted("the check server did not start")
             self._ready = True
         request = {"spec": str(spec), "cwd": str(folder), "output": str(output),
-                   "env": {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}}
+                   "env": _child_env()}
         self.process.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
         self.process.stdin.flush()
         self._asked = True
@@ -212,10 +219,7 @@ class _Server:
         except (OSError, EOFError, ValueError, KeyError):
             pid = None
         if pid is not None:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(pid)
 
     def exit_code(self, block: bool) -> Any:
         try:

@@ -276,15 +276,15 @@ def check(files: tuple[Path, ...], timeout: float | None) -> None:
     is left out. Exit code 0: every check passes; 1: some fail; 2: bad input (nothing is
     checked).
     """
-    from .student_check import HOW_TO_READ, check_file, course_files, render, summary
+    from .student_check import HOW_TO_READ, course_files, iter_checks, render, summary
 
     if timeout is not None and not timeout > 0:
         raise click.BadParameter(f"must be a positive number of seconds (got {timeout:g})", param_hint="--timeout")
-    checked, left_out = course_files(list(files))       # every file validated before any is checked
+    checked, left_out = course_files(list(files))
     results = []
-    for path in checked:                                 # each report as soon as it is known
-        results.append(check_file(path, timeout))
-        click.echo(render(results[-1], guide=len(files) == 1))
+    for result in iter_checks(checked, timeout):         # all validated first; each report as soon as known
+        results.append(result)
+        click.echo(render(result, guide=len(files) == 1))
         if len(files) > 1:
             click.echo("")
     if len(files) > 1:

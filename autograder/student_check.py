@@ -47,16 +47,16 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .check_forks import start_child
-from .config import load_course
+from .config import AssignmentConfig, load_course
 from .course import MODULES, assignment_for, project_root
 from .errors import AutograderError
 from .notebook_code import Extraction, NotebookError, extract, load_reference
 from .results import AssignmentResult, CheckResult, Outcome, Visibility
 
-__all__ = ["StudentCheck", "check_file", "check_files", "course_files", "validate", "render", "summary", "DEFAULT_TIMEOUT_S", "exit_code"]
+__all__ = ["StudentCheck", "check_file", "check_files", "iter_checks", "course_files", "render", "summary", "DEFAULT_TIMEOUT_S", "exit_code"]
 
 DEFAULT_TIMEOUT_S: float | None = None     # None: the assignment's call_timeout_s, as when grading
 STARTUP_TIMEOUT_S = 180.0                  # the child's own start-up (importing torch), not the student's
@@ -133,84 +133,98 @@ def check_file(path: Path, timeout_s: float | None = DEFAULT_TIMEOUT_S, root: Pa
     ``call_timeout_s``); the whole run is limited to its ``submission_timeout_s``.
     Raises ``AutograderError`` for bad input (the CLI's exit 2).
     """
-    from .release.public_cells import assign_checks
-    from .rules import static_penalties
-    from .scoring import assignment_result
+    return _run(_prepare(path, timeout_s, root))
 
+
+def iter_checks(paths: list[Path], timeout_s: float | None = DEFAULT_TIMEOUT_S,
+                root: Path | None = None) -> Iterator[StudentCheck]:
+    """:func:`check_file` of each path, in order, each result as soon as it is known. Every
+    path is read and validated at the first ``next()``, before any is checked: bad input
+    (``AutograderError``) is raised before anything runs. The children of all files fork
+    from one process that imported PyTorch once (:mod:`autograder.check_forks`)."""
+    prepared = [_prepare(path, timeout_s, root) for path in paths]
+    for one in prepared:
+        yield _run(one)
+
+
+def check_files(paths: list[Path], timeout_s: float | None = DEFAULT_TIMEOUT_S,
+                root: Path | None = None) -> list[StudentCheck]:
+    """:func:`iter_checks`, as a list."""
+    return list(iter_checks(paths, timeout_s, root))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A file read and validated, with what checking it needs."""
+
+    path: Path
+    module: str
+    config: AssignmentConfig
+    call_timeout_s: float
+    checks_text: str
+    code: bytes                           # what the grader takes from the file
+    messages: tuple[str, ...]
+    extraction: Extraction | None
+
+
+def _prepare(path: Path, timeout_s: float | None, root: Path | None) -> _Prepared:
+    """Read and validate ``path``: ``AutograderError`` for bad input."""
     module = _module_of(path)
     if timeout_s is not None and not timeout_s > 0:
         raise AutograderError(f"the time limit must be a positive number of seconds (got {timeout_s:g})")
     root = root or project_root()
     config = load_course(root)[module]
-    call_timeout = float(timeout_s) if timeout_s is not None else float(config.call_timeout_s)
     checks_path = root / "assignments" / assignment_for(module).folder / "public_checks.py"
     try:
         checks_text = checks_path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise AutograderError(f"cannot read {exc.filename}: {exc.strerror}") from None
-    data, messages, extraction = _read_code(path, module, config, root)
+    messages: tuple[str, ...] = ()
+    extraction = None
+    if path.suffix == ".ipynb":
+        try:
+            extraction = extract(data, module, execute=config.execute_notebook,
+                                 reference=load_reference(module, root), name=path.name,
+                                 local_modules={p.stem for p in path.parent.glob("*.py")})
+        except NotebookError as exc:
+            raise AutograderError(str(exc)) from None
+        data, messages = extraction.source.encode("utf-8"), extraction.messages
+    call_timeout = float(timeout_s) if timeout_s is not None else float(config.call_timeout_s)
+    return _Prepared(path, module, config, call_timeout, checks_text, data, messages, extraction)
+
+
+def _run(prepared: _Prepared) -> StudentCheck:
+    """Check a prepared file: the child's run, the static rules, the result."""
+    from .release.public_cells import assign_checks
+    from .rules import static_penalties
+    from .scoring import assignment_result
+
+    path, module, config = prepared.path, prepared.module, prepared.config
     homes = {name: [(h.task, list(h.cases) if h.cases is not None else None) for h in where]
-             for name, where in assign_checks(module, checks_text).items()}
+             for name, where in assign_checks(module, prepared.checks_text).items()}
     started = time.perf_counter()
     # The static rules import PyTorch (to know what each forbidden name is): seconds that
     # overlap with the child's own imports instead of following them.
     with ThreadPoolExecutor(1) as rules, tempfile.TemporaryDirectory(prefix="autograder-check-") as tmp:
-        verdict_soon = rules.submit(static_penalties, module, data, config)
+        verdict_soon = rules.submit(static_penalties, module, prepared.code, config)
         folder = Path(tmp)
-        (folder / f"{module}.py").write_bytes(data)
-        (folder / f"test_{module}.py").write_text(checks_text, encoding="utf-8")
+        (folder / f"{module}.py").write_bytes(prepared.code)
+        (folder / f"test_{module}.py").write_text(prepared.checks_text, encoding="utf-8")
         (folder / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         spec = {"module": module, "file": path.name, "folder": str(folder), "helpers": str(path.parent.resolve()),
-                "call_timeout_s": call_timeout, "homes": homes, "results": str(folder / "results.jsonl")}
+                "call_timeout_s": prepared.call_timeout_s, "homes": homes, "results": str(folder / "results.jsonl")}
         checks = _run_child(spec, folder, float(config.submission_timeout_s), started)
         verdict = verdict_soon.result()
-    tell = _teller(str(folder / f"{module}.py"), path, extraction)
+    tell = _teller(str(folder / f"{module}.py"), path, prepared.extraction)
     checks = [replace(c, message=tell(c.message)) for c in checks]
     points = {name: task.points for name, task in config.tasks.items()}
     task_ids = assignment_for(module).task_ids
     penalties = {t: tell(p) for t, p in verdict.penalties.items()}
     result = assignment_result(module, points, task_ids, checks, penalties,
                                messages=[tell(m) for m in verdict.messages], source=path.name)
-    return StudentCheck(path, module, result, messages, call_timeout, time.perf_counter() - started)
-
-
-def _read_code(path: Path, module: str, config, root: Path) -> tuple[bytes, tuple[str, ...], Extraction | None]:
-    """The code the grader would take from ``path`` (a notebook: its extraction), what to
-    say about it, and the extraction; ``AutograderError`` when it cannot be read."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AutograderError(f"cannot read {exc.filename}: {exc.strerror}") from None
-    if path.suffix != ".ipynb":
-        return data, (), None
-    try:
-        extraction = extract(data, module, execute=config.execute_notebook, reference=load_reference(module, root),
-                             name=path.name, local_modules={p.stem for p in path.parent.glob("*.py")})
-    except NotebookError as exc:
-        raise AutograderError(str(exc)) from None
-    return extraction.source.encode("utf-8"), extraction.messages, extraction
-
-
-def check_files(paths: list[Path], timeout_s: float | None = DEFAULT_TIMEOUT_S,
-                root: Path | None = None) -> list[StudentCheck]:
-    """:func:`check_file` of each path, in order. Every path is validated first: bad input
-    (``AutograderError``) is raised before anything runs. The children of all files fork
-    from one process that imported PyTorch once (:mod:`autograder.check_forks`)."""
-    if timeout_s is not None and not timeout_s > 0:
-        raise AutograderError(f"the time limit must be a positive number of seconds (got {timeout_s:g})")
-    validate(paths, root)
-    return [check_file(path, timeout_s, root) for path in paths]
-
-
-def validate(paths: list[Path], root: Path | None = None) -> None:
-    """Raise ``AutograderError`` for the first path :func:`check_file` would refuse (a name
-    that is no module, a file that cannot be read, a notebook that cannot be read), before
-    any of them is checked."""
-    root = root or project_root()
-    configs = load_course(root)
-    for path in paths:
-        module = _module_of(path)
-        _read_code(path, module, configs[module], root)
+    return StudentCheck(path, module, result, prepared.messages, prepared.call_timeout_s,
+                        time.perf_counter() - started)
 
 
 def course_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -218,26 +232,22 @@ def course_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
     One file is checked or refused (:func:`check_file`'s messages). Of several (``*.py``
     in a folder that also holds the student's own helper modules), a ``.py`` or notebook
-    whose name is no module of the course and is not a near miss of one is left out;
-    anything else that is wrong (a missing file, ``Tensors.py``) is refused, as is a list
-    of which nothing is left. Refusals raise ``AutograderError`` before anything runs."""
+    whose name is no module of the course and is not a near miss of one is left out; a
+    list of which nothing is left is refused (``AutograderError``). Anything else that is
+    wrong (a missing file, ``Tensors.py``, a notebook that cannot be read) is refused by
+    :func:`iter_checks` before anything runs."""
     from .submissions import near_miss_module
 
     if len(paths) == 1:
-        validate(paths)
         return list(paths), []
     checked, left_out = [], []
     for path in paths:
         helper = path.is_file() and path.suffix in (".py", ".ipynb") and path.stem not in MODULES and \
             near_miss_module(path.name) is None
-        if helper:
-            left_out.append(path)
-        else:
-            checked.append(path)
+        (left_out if helper else checked).append(path)
     if not checked:
         raise AutograderError(f"none of these files is a module of this course: name one of "
                               f"{', '.join(m + '.py' for m in MODULES)} (or the .ipynb)")
-    validate(checked)
     return checked, left_out
 
 

@@ -15,7 +15,6 @@ __all__ = ["Gradients", "forward_backward", "reference_gradients", "call_unmutat
 
 def call_unmutated(student: Student, path: str, *args: Any, what: str = "", **kwargs: Any) -> Any:
     """Call the student's ``path`` and fail if it changed any tensor argument in place."""
-    student.module(path.split(".", 1)[0])
     result, after, _ = student.call_returning_args(path, *args, **kwargs)
     for index, (before, now) in enumerate(zip(args, after)):
         if isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor) and before.device.type != "meta":
@@ -39,7 +38,6 @@ def forward_backward(student: Student, path: str, args: list[Any], wrt: tuple[in
                      upstream: torch.Tensor | None, kwargs: dict | None = None, what: str = "") -> Gradients:
     """Call ``path(*args)`` in the worker with ``args[i]`` (i in ``wrt``) requiring grad,
     back-propagate ``upstream`` through the output, and return the input gradients."""
-    student.module(path.split(".", 1)[0])
     result = student.grad(path, args, list(wrt), upstream, kwargs)
     info, output = result["info"], result["output"]
     what = what or path
