@@ -234,7 +234,12 @@ class Grader:
             duration_s=round(total, 3),
             timings=(("worker_start_s", round(worker_s, 4)), ("checks_s", round(checks_s, 4)),
                      ("other_s", round(total - checks_s - worker_s, 4)),
-                     ("worker_starts", job.timings.get("worker_starts", 0.0))),
+                     ("worker_starts", job.timings.get("worker_starts", 0.0)),
+                     # CPU seconds during the checks: this grading thread's (hypothesis,
+                     # references, comparisons, pytest) and the sandboxed workers' (student
+                     # code, their end of the wire): not phases of duration_s.
+                     ("grader_cpu_s", round(job.timings.get("grader_cpu_s", 0.0), 4)),
+                     ("worker_cpu_s", round(job.timings.get("worker_cpu_s", 0.0), 4))),
         )
 
 
@@ -274,11 +279,13 @@ def run_checks(grader: Grader, job: _Job) -> None:
         return
     worker = Worker(grader.zygote, str(job.folder), str(job.root), grader.settings)
     student = Student(worker, job.submitted, content_digest(job.folder))
-    checks_started = time.perf_counter()
+    checks_started, grader_cpu = time.perf_counter(), time.thread_time()
     try:
         plugin = run_plugin(files, grader.context, student, select=grader.select)
     finally:
         worker.kill()
+    job.timings["grader_cpu_s"] = time.thread_time() - grader_cpu
+    job.timings["worker_cpu_s"] = worker.cpu_s
     job.timings["checks_s"] = time.perf_counter() - checks_started - worker.startup_s
     job.timings["worker_start_s"] = worker.startup_s
     job.timings["worker_starts"] = float(worker.starts)

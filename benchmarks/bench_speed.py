@@ -18,7 +18,11 @@ of each program is included. The parts (``--only`` takes a comma-separated list 
     Making the course is not timed (autograder needs no such step). (b) The ``.py`` files in
     one folder per student: ``autograder grade DIR -a activations -j 1 -o OUT``, timed.
     Per-submission seconds = wall / students, for each; goal: autograder >= 10x faster.
-    Both scores are printed per student, with the tasks each grader took points off.
+    Both scores are printed per student, with the tasks each grader took points off. Then
+    where autograder's time went, from its course record: start-up and the rest, the
+    gradings, and the CPU their checks cost in the grader and in the sandboxed workers;
+    and the floor of this design, the wall time if the grader's side of every check cost
+    nothing (start-up and the rest, plus the workers' CPU).
 
 ``full-course`` and ``startup`` (one command serves both; ``startup`` runs one more)
     ``autograder grade DIR -j 1`` of ``--copies`` (default 5) copies of
@@ -197,6 +201,31 @@ def _autograder_scores(out: Path, students: list[str]) -> dict[str, tuple[float 
     return found
 
 
+def _where_the_time_went(out: Path, students: list[str], ag_wall: float, nb_wall: float) -> None:
+    """Split autograder's wall time from its course record: the students' gradings (and the
+    CPU their checks cost in the grader and in the sandboxed workers) and the rest
+    (start-up, reports, shutting down); then what the command would take if the grader's
+    side of every check cost nothing, i.e. only start-up and the workers' CPU were left."""
+    from autograder.record import CourseRecord
+
+    with CourseRecord.open(out, write=False) as record:
+        gradings = [g for g in (record.latest_grading(s) for s in students) if g is not None]
+    timings = [dict(g.timings) for g in gradings]
+    graded = sum(g.duration_s for g in gradings)
+    grader_cpu = sum(t.get("grader_cpu_s", 0.0) for t in timings)
+    worker_cpu = sum(t.get("worker_cpu_s", 0.0) for t in timings)
+    rest = ag_wall - graded
+    n = len(students)
+    print(f"autograder's {ag_wall:.1f} s: start-up, reports and shutdown {rest:.1f} s; the {n} gradings "
+          f"{graded:.1f} s ({graded / n:.3f} s each), their checks' CPU {grader_cpu / n:.3f} s in the grader "
+          f"(inputs, references, comparisons, hypothesis, pytest) and {worker_cpu / n:.3f} s in the worker "
+          f"(student code, the worker's end of the wire) per student")
+    floor = rest + worker_cpu
+    print(f"with a grader whose side of every check cost nothing: {floor:.1f} s, {nb_wall / floor:.1f}x "
+          f"nbgrader; 10x needs {nb_wall / 10:.1f} s in all, {max(0.0, nb_wall / 10 - rest) / n * 1000:.0f} ms "
+          f"per student after this start-up")
+
+
 def part_nbgrader(work: Path, size: int) -> list[Goal]:
     students = activations_class(size)
     print(f"\n== nbgrader comparison: {len(students)} activations submissions "
@@ -240,6 +269,7 @@ def part_nbgrader(work: Path, size: int) -> list[Goal]:
     print(f"nbgrader autograde: {nb_wall:.1f} s wall, {nb_wall / n:.2f} s per submission")
     print(f"autograder grade -a activations -j 1: {ag.wall_s:.1f} s wall, {ag.wall_s / n:.2f} s per submission")
     print(f"autograder is {ratio:.1f}x faster; the graders differ on the tasks of {disagree} of {n} students")
+    _where_the_time_went(out, list(students), ag.wall_s, nb_wall)
     return [Goal("activations class, nbgrader / autograder (per submission)", ">= 10x",
                  f"{ratio:.1f}x ({nb_wall / n:.2f} s vs {ag.wall_s / n:.2f} s)", ratio >= 10)]
 

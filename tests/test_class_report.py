@@ -316,6 +316,13 @@ def test_a_graded_class_gives_the_report_its_data(graded_class):
     path = write_class_report(out, result, CONFIGS)
     page = path.read_text(encoding="utf-8")
     assert "pia, quin" in page and "Activations and losses" in page
+    # Each grading records the CPU its checks cost on each side of the sandbox (a student
+    # who submitted nothing to check costs none); the page splits wall time only.
+    timings = {s.student: dict(s.timings) for s in result.students}
+    assert all(timings[s]["grader_cpu_s"] > 0 and timings[s]["worker_cpu_s"] > 0 for s in ("ref", "pia", "rae"))
+    assert timings["sol"]["worker_cpu_s"] == 0
+    slowest = page.split("<h3>Slowest submissions</h3>", 1)[1].split("</table>", 1)[0]
+    assert "checks" in slowest and "cpu" not in slowest
 
 
 def _chromium() -> str | None:

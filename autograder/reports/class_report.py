@@ -176,6 +176,10 @@ class GraderErrorItem:
     modules: tuple[str, ...]
 
 
+# The timings that split a grading's wall time (the others, e.g. CPU seconds, overlap them).
+WALL_PHASES = ("worker_start_s", "checks_s", "other_s")
+
+
 @dataclass(frozen=True)
 class SlowSubmission:
     student: str
@@ -661,7 +665,7 @@ def _operations_html(ops: Operations, students: int) -> list[str]:
         out.append("<table><tr><th>student</th><th class=num>seconds</th><th>of which</th></tr>")
         for slow in ops.slowest:
             parts = ", ".join(f"{_e(name.removesuffix('_s').replace('_', ' '))} {value:.2f} s"
-                              for name, value in slow.timings if name.endswith("_s"))
+                              for name, value in slow.timings if name in WALL_PHASES)
             out.append(f"<tr><td>{_e(slow.student)}</td><td class=num>{slow.duration_s:.2f}</td>"
                        f"<td class=muted>{parts}</td></tr>")
         out.append("</table>")

@@ -38,6 +38,18 @@ __all__ = ["SandboxError", "StudentError", "WorkerCrash", "WorkerTimeout", "Sand
            "Zygote", "Worker", "WorkerSettings", "namedtuple_value", "describe_exit"]
 
 OUTPUT_LIMIT = 64 * 1024
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``), 0.0 where that cannot
+    be read (another system, a process already gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS      # utime, stime: fields 14, 15
+    except (OSError, IndexError, ValueError):
+        return 0.0
 STATUS_WAIT_S = 2.0         # how long a dead worker's monitor may take to report its end
 
 
@@ -188,6 +200,7 @@ class Worker:
         self.output_dropped = 0
         self.startup_s = 0.0
         self.starts = 0
+        self.cpu_s = 0.0          # CPU time of the worker processes this handle ended (see kill)
         self._drain: threading.Thread | None = None
         self._status_fd: int | None = None
         self.exit_statuses: list[dict] = []    # how each worker that died ended (its monitor's report)
@@ -291,8 +304,12 @@ class Worker:
                 and type(v) in (int, bool)}
 
     def kill(self) -> None:
-        """Kill the worker and everything it started (its PID namespace or process group)."""
+        """Kill the worker and everything it started (its PID namespace or process group).
+
+        Adds the worker process's CPU time so far to ``cpu_s`` first (what the student's
+        code and the worker's side of the wire cost; a benchmark figure, never a limit)."""
         if self.pid:
+            self.cpu_s += process_cpu_s(self.pid)
             for kill in (lambda: os.kill(self.pid, signal.SIGKILL), lambda: os.killpg(self.pid, signal.SIGKILL)):
                 try:
                     kill()
