@@ -12,11 +12,15 @@ of the project itself.
 
 Then, in the copy, ``.venv/bin/autograder grade examples/submissions -o grading-output``:
 every example student is graded in all six assignments (``mnist_cnn`` on the MNIST slice
-shipped in the package) and the reference scores 600/600.
+shipped in the package) and the reference scores 600/600; the output is what the README
+says (the four files of each student, the gradebook, the scores printed), and the example
+students score as they are meant to (the template zero, partial and broken lose points,
+each with its message).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -116,6 +120,46 @@ def test_the_reference_scores_600_of_600_with_the_shipped_mnist(fresh_grading):
     assert mnist["submitted"] and mnist["points"] == 100
     accuracy = next(t for t in mnist["tasks"] if t["task"] == "mnist_cnn.accuracy_threshold")
     assert accuracy["checks"] and all(c["outcome"] == "passed" for c in accuracy["checks"])
+
+
+def test_grading_the_examples_writes_all_four_formats(fresh_grading):
+    project, result, _ = fresh_grading
+    out = project / "grading-output"
+    assert result.returncode == 0, result.stderr[-3000:]
+    students = {p.name for p in (project / "examples" / "submissions").iterdir() if p.is_dir()}
+    assert {p.name for p in out.iterdir() if p.is_dir()} == students
+    for student in students:
+        files = {p.name for p in (out / student).iterdir()}
+        assert files == {"report.json", "feedback.md", "feedback.html", "results.json"}
+    rows = list(csv.DictReader((out / "gradebook.csv").open()))
+    assert {r["student"] for r in rows} == students
+    assert "Scores" in result.stdout
+
+
+def test_reference_scores_full_marks_and_template_zero(fresh_grading):
+    out = fresh_grading[0] / "grading-output"
+    reference = json.loads((out / "reference" / "report.json").read_text())
+    template = json.loads((out / "template" / "report.json").read_text())
+    assert reference["points"] == reference["max_points"] > 0
+    assert template["points"] == 0
+    stub_messages = [c["message"] for a in template["assignments"] for t in a["tasks"] for c in t["checks"]]
+    assert any("NotImplementedError" in m for m in stub_messages)
+
+
+def test_partial_and_broken_lose_points_with_messages(fresh_grading):
+    out = fresh_grading[0] / "grading-output"
+    partial = json.loads((out / "partial" / "report.json").read_text())
+    softmax = next(t for a in partial["assignments"] for t in a["tasks"] if t["task"] == "activations.softmax")
+    assert softmax["points"] < softmax["max_points"]
+    broken = (out / "broken" / "feedback.md").read_text()
+    assert "SyntaxError" in broken and "did not finish" in broken
+
+
+def test_gradescope_results_follow_the_format(fresh_grading):
+    out = fresh_grading[0] / "grading-output"
+    results = json.loads((out / "reference" / "results.json").read_text())
+    assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]))
+    assert all({"name", "score", "max_score", "status", "visibility"} <= set(t) for t in results["tests"])
 
 
 def test_no_mnist_data_was_fetched_or_cached_in_home(fresh_grading):
