@@ -37,6 +37,7 @@ atexit.register(shutil.rmtree, _MACHINE_CACHE, True)
 SHARED = {
     "test_corpus.py": "graded-corpus", "test_feedback.py": "graded-corpus",
     "test_html_render.py": "example-class", "test_student_check.py": "example-class",
+    "test_cluster.py": "example-class",
 }
 
 

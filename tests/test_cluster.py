@@ -29,6 +29,7 @@ from autograder.errors import AutograderError
 from autograder.grading import GradeOptions, grade_submissions
 from autograder.results import Outcome
 from autograder.submissions import MAX_FILE_BYTES, copy_submission, discover
+from example_class import example_class_options, graded_example_class
 from helpers import alive, report_without_timings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,12 +164,10 @@ def test_an_unreachable_scheduler_is_a_clear_error_before_anything_is_graded(tmp
 
 # -- local:2 and a real scheduler give the reports of -j 2 ---------------------------------------------
 @pytest.fixture(scope="module")
-def examples_pool(tmp_path_factory) -> Path:
-    """examples/submissions graded on the full course with -j 2 (the local pool)."""
-    tmp = tmp_path_factory.mktemp("examples")
-    subs = make_class(tmp)
-    grade_submissions(subs, tmp / "pool", GradeOptions(workers=2))
-    return tmp
+def examples_pool() -> Path:
+    """The reports of examples/submissions graded on the full course with -j 2 (the local
+    pool): the suite's one grading of the example class (tests/example_class.py)."""
+    return graded_example_class()
 
 
 @pytest.fixture(scope="module")
@@ -183,9 +182,9 @@ def copies_pool(tmp_path_factory) -> Path:
 
 def test_local_cluster_gives_the_reports_of_the_local_pool(examples_pool, tmp_path):
     """The full course (MNIST prepared on each Dask worker, notebooks), examples/submissions."""
-    expected = reports(examples_pool / "pool")
+    expected = reports(examples_pool)
     seen = []
-    result = grade_submissions(examples_pool / "subs", tmp_path / "dask", GradeOptions(workers=2, scheduler="local:2"),
+    result = grade_submissions(make_class(tmp_path), tmp_path / "dask", example_class_options(scheduler="local:2"),
                                on_result=lambda r: seen.append(r.student))
     assert sorted(seen) == sorted(expected)              # progress: every student, as results arrived
     assert reports(tmp_path / "dask") == expected

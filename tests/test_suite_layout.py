@@ -17,7 +17,8 @@ def test_the_files_sharing_a_grading_run_are_one_unit():
     assert conftest.unit_of("tests/test_corpus.py::test_x[tensors]") == \
         conftest.unit_of("tests/test_feedback.py::test_y") == "graded-corpus"
     assert conftest.unit_of("tests/test_html_render.py::test_x") == \
-        conftest.unit_of("tests/test_student_check.py::test_y[broken/tensors.py]") == "example-class"
+        conftest.unit_of("tests/test_student_check.py::test_y[broken/tensors.py]") == \
+        conftest.unit_of("tests/test_cluster.py::test_z") == "example-class"
 
 
 class _Config:
