@@ -342,8 +342,8 @@ def test_check_fails_the_template_naming_checks_and_why():
 
 def test_check_stops_a_file_that_hangs(tmp_path):
     write(tmp_path, "devices.py", "import time\nwhile True:\n    time.sleep(0.1)\n")
-    result = _run("check", str(tmp_path / "devices.py"), "--timeout", "5")
-    assert result.returncode == 1 and "did not finish within 5 s" in result.stdout, result.stdout + result.stderr
+    result = _run("check", str(tmp_path / "devices.py"), "--timeout", "2")
+    assert result.returncode == 1 and "did not finish within 2 s" in result.stdout, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("name,content,expect", [

@@ -180,13 +180,20 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_default_limits_are_the_graders(tmp_path):
-    config = load_course()["devices"]
+    """No limit given: the assignment's own call_timeout_s, read from its config (here a
+    course whose devices config says 1.5 s, so that the hang below ends soon)."""
+    assert load_course()["devices"].call_timeout_s == 10.0       # what a student gets
+    root = tmp_path / "course"
+    shutil.copytree(ROOT / "assignments", root / "assignments")
+    config_file = root / "assignments" / "06_devices" / "config.toml"
+    config_file.write_text(config_file.read_text().replace("call_timeout_s = 10.0", "call_timeout_s = 1.5", 1))
+    assert load_course(root)["devices"].call_timeout_s == 1.5
     (tmp_path / "devices.py").write_text("while True:\n    pass\n")
-    checked = check_file(tmp_path / "devices.py")
-    assert checked.call_timeout_s == config.call_timeout_s
+    checked = check_file(tmp_path / "devices.py", root=root)
+    assert checked.call_timeout_s == 1.5
     assert checked.exit_code == 1
     text = render(checked)
-    assert f"importing it did not finish within {config.call_timeout_s:g} s" in text
+    assert "importing it did not finish within 1.5 s" in text
     assert "PROBLEM: devices.py could not be imported" in text
 
 
