@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Sequence
 
 from .pipeline import Grader, failure_result
 from .results import Isolation, StudentResult
+from .sandbox.procfs import stat_fields
 from .sandbox.zygotes import SandboxFault, Zygote, ZygoteGone, retire
 from .submissions import Submission
 
@@ -76,10 +77,7 @@ def current_cpu() -> int | None:
     """The core the calling thread last ran on (field 39 of ``/proc/thread-self/stat``),
     or None where that cannot be read."""
     try:
-        with open("/proc/thread-self/stat") as handle:
-            stat = handle.read()
-        # Fields after "pid (comm)": the first is field 3, so field 39 is the 37th.
-        return int(stat.rsplit(")", 1)[1].split()[36])
+        return int(stat_fields("thread-self", 39)[0])
     except (OSError, IndexError, ValueError):
         return None
 

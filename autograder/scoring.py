@@ -123,6 +123,16 @@ def not_submitted(module: str, tasks: Mapping[str, int], task_ids: Iterable[str]
     )
 
 
+# The penalty of a task that no check tested: it scores zero, but no rule was broken.
+NO_CHECKS_RAN = "no checks ran for this task"
+
+
+def breaks_rule(penalty: str | None) -> bool:
+    """Is a task's ``penalty`` a broken rule of the grader (a forbidden call, an escape
+    hatch), rather than none or :data:`NO_CHECKS_RAN`?"""
+    return bool(penalty) and penalty != NO_CHECKS_RAN
+
+
 def assignment_result(module: str, task_points: Mapping[str, int], task_ids: Iterable[str],
                       checks: Iterable[CheckResult], penalties: Mapping[str, str], *,
                       broken: Iterable[str] = (), messages: Iterable[str] = (),
@@ -133,7 +143,7 @@ def assignment_result(module: str, task_points: Mapping[str, int], task_ids: Ite
     forbidden call, an escape hatch); ``broken``: why the grader could not load this
     module's checks (each task without checks then gets a grader-error result, so the
     module is *not graded*, never a zero); a task with no checks and no penalty scores
-    zero with "no checks ran for this task".
+    zero with :data:`NO_CHECKS_RAN`.
     """
     checks = tuple(checks)
     broken = list(broken)
@@ -151,7 +161,7 @@ def assignment_result(module: str, task_points: Mapping[str, int], task_ids: Ite
                                detail="\n".join(broken)[-8000:]),)
         penalty = penalties.get(task_id)
         if not own and penalty is None:
-            penalty = "no checks ran for this task"
+            penalty = NO_CHECKS_RAN
         tasks.append(TaskResult(task_id, task_points[name], own, penalty))
     return AssignmentResult(assignment=module, tasks=tuple(tasks), submitted=True, source=source,
                             messages=tuple(messages))

@@ -29,9 +29,10 @@ Each child is forked from a process that imported PyTorch once
 An exception in the student's code is shown with its ``file:line`` (the notebook's cell
 and line for a notebook).
 
-Exit codes (of every file checked): 0 every public check passes and no rule is broken, 1
-otherwise (or the checks could not run), 2 bad input, when nothing is checked (missing file, a name that is no module of the course, a
-notebook that cannot be read, a limit that is not positive).
+Exit codes (the highest of the files checked): 0 every public check passes and no rule is
+broken, 1 otherwise (or the checks could not run), 2 bad input, when nothing is checked (a
+missing file, a name that is no module of the course, a notebook that cannot be read, a
+limit that is not positive).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from .course import MODULES, assignment_for, project_root
 from .errors import AutograderError
 from .notebook_code import Extraction, NotebookError, extract, load_reference
 from .results import AssignmentResult, CheckResult, Outcome, Visibility
+from .scoring import breaks_rule
 
 __all__ = ["StudentCheck", "check_file", "check_files", "iter_checks", "course_files", "render", "summary", "DEFAULT_TIMEOUT_S", "exit_code"]
 
@@ -94,8 +96,8 @@ class StudentCheck:
     @property
     def passed(self) -> bool:
         tasks = self.result.tasks
-        return bool(self.checks) and all(c.passed for c in self.checks) and all(
-            t.penalty is None or t.penalty == "no checks ran for this task" and not t.checks for t in tasks)
+        return bool(self.checks) and all(c.passed for c in self.checks) and not any(
+            breaks_rule(t.penalty) for t in tasks)
 
     @property
     def exit_code(self) -> int:
@@ -438,11 +440,11 @@ def render(result: StudentCheck, guide: bool = True) -> str:
             continue
         ran = task.total_checks
         ok = max(0, ran - sum(g.count for g in task.groups) - task.broken - task.grader_errors)
-        rule = task.penalty is not None and task.penalty != "no checks ran for this task"
+        rule = breaks_rule(task.penalty)
         if rule:
             out.append(f"  FAIL  {task_id:<{width}}RULE: {task.penalty}: the grader scores this task zero")
         if not ran:
-            if task.penalty == "no checks ran for this task" or task.penalty is None:
+            if not rule:
                 out.append(f"  ----  {task_id:<{width}}no public check (only the grader checks it)")
             continue
         if view.failure and task.broken == ran:
@@ -460,7 +462,7 @@ def render(result: StudentCheck, guide: bool = True) -> str:
             out += [f"               {line}" for line in group.message.splitlines()]
     out.append("")
     total = len(checks)
-    rules = [t for t in view.tasks if t.module_penalty or (t.penalty and t.penalty != "no checks ran for this task")]
+    rules = [t for t in view.tasks if t.module_penalty or breaks_rule(t.penalty)]
     verdict = "all of them pass" if passed == total and total else f"{total - passed} fail"
     broken_rules = (f"{len(rules)} task breaks" if len(rules) == 1 else f"{len(rules)} tasks break") + \
         " a rule of the grader and will score zero"
@@ -476,7 +478,7 @@ def summary(results: list[StudentCheck]) -> str:
     lines = [f"Checked {len(results)} file{'' if len(results) == 1 else 's'}:"]
     for result in results:
         failing = sum(1 for c in result.checks if not c.passed)
-        rules = sum(1 for t in result.result.tasks if t.penalty and t.penalty != "no checks ran for this task")
+        rules = sum(1 for t in result.result.tasks if breaks_rule(t.penalty))
         if result.passed:
             verdict = f"all {len(result.checks)} public checks pass"
         else:

@@ -7,6 +7,8 @@ import socket
 import threading
 from pathlib import Path
 
+from autograder.sandbox.procfs import stat_fields
+
 
 def make_worker(zygote, tmp_path: Path, source: str, settings=None, call_timeout_s: float = 10.0):
     """A worker (not started yet) on a submission folder holding ``tensors.py`` = ``source``."""
@@ -22,7 +24,7 @@ def make_worker(zygote, tmp_path: Path, source: str, settings=None, call_timeout
 def alive(pid: int) -> bool:
     """Is process ``pid`` running (a zombie, ended but not yet reaped, is not)?"""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        (state,) = stat_fields(str(pid), 3)
     except OSError:
         return False
     return state != "Z"

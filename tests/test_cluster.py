@@ -28,6 +28,7 @@ from autograder.cluster import PackedSubmission, pack_submission, parse_schedule
 from autograder.errors import AutograderError
 from autograder.grading import GradeOptions, grade_submissions
 from autograder.results import Outcome
+from autograder.sandbox.procfs import stat_fields
 from autograder.submissions import MAX_FILE_BYTES, copy_submission, discover
 from example_class import example_class_options, graded_example_class
 from helpers import alive, report_without_timings
@@ -348,7 +349,7 @@ def _descendants(pid: int) -> set[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                ppid = int(stat_fields(entry.name, 4)[0])
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))

@@ -32,12 +32,14 @@ from typing import Any
 import torch
 
 from .zygotes import SandboxError, SandboxFault, Zygote, ZygoteGone, _clean_env  # noqa: F401
+from .procfs import stat_fields
 from .protocol import Codec, Foreign, Kept, ProtocolError, decode, encode, record_type, recv_frame, send_frame
 
 __all__ = ["SandboxError", "StudentError", "WorkerCrash", "WorkerTimeout", "SandboxFault", "Ref", "Foreign",
            "Zygote", "Worker", "WorkerSettings", "namedtuple_value", "describe_exit"]
 
 OUTPUT_LIMIT = 64 * 1024
+STATUS_WAIT_S = 2.0         # how long a dead worker's monitor may take to report its end
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -45,12 +47,10 @@ def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` (Linux ``/proc``), 0.0 where that cannot
     be read (another system, a process already gone)."""
     try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS      # utime, stime: fields 14, 15
+        utime, stime = stat_fields(str(pid), 14, 15)
+        return (int(utime) + int(stime)) / _CLOCK_TICKS
     except (OSError, IndexError, ValueError):
         return 0.0
-STATUS_WAIT_S = 2.0         # how long a dead worker's monitor may take to report its end
 
 
 class StudentError(SandboxError):
