@@ -226,9 +226,12 @@ class GraderPlugin(WorkerPlugin):
                     "reference solutions differ from the client's); install the same autograder on every "
                     "worker machine")
             from .pipeline import Grader
-            from .sandbox.client import Zygote
+            from .sandbox.zygotes import needs_optimizers, zygotes_for
 
-            zygote = Zygote()       # imports PyTorch while the data is prepared below
+            # The zygote an earlier batch left on this worker, or a new one, which imports
+            # PyTorch while the data is prepared below: a Dask worker outlives batches, and
+            # each batch paid a zygote's start-up (seconds of a core) before.
+            (zygote,) = zygotes_for(1, optimizers=needs_optimizers(self.options.modules))
             try:
                 data = _prepare_data(self.options, self.configs)
                 grader = Grader(self.options, self.configs, data, 1, zygote=zygote)
@@ -237,7 +240,7 @@ class GraderPlugin(WorkerPlugin):
                 zygote.close()
                 raise
             if self._closed:            # torn down (the batch ended) while this was being built
-                grader.close()
+                _retire(grader)
                 return
             self._grader = grader
         except BaseException as exc:
@@ -250,7 +253,7 @@ class GraderPlugin(WorkerPlugin):
         self._closed = True
         grader, self._grader = self._grader, None
         if grader is not None:
-            grader.close()
+            _retire(grader)
         _restore_worker(worker)
 
     def grade(self, packed: PackedSubmission, modules: tuple[str, ...] | None) -> str:
@@ -273,6 +276,15 @@ class GraderPlugin(WorkerPlugin):
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
         return student_to_json(result)
+
+
+def _retire(grader: Any) -> None:
+    """Keep the grader's zygote for this worker's next batch (when it is alive and sound;
+    :func:`~autograder.sandbox.zygotes.retire` closes it otherwise). A zygote holds no
+    student state: only the workers it forks run student code."""
+    from .sandbox.zygotes import retire
+
+    retire([grader.zygote], reusable=True)
 
 
 def _quiet_worker(worker: Any) -> None:

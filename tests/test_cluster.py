@@ -422,3 +422,24 @@ def test_jobs_are_graded_for_their_own_modules(dask_cluster, tmp_path):
     assert [a.assignment for a in got["alice"].assignments] == ["tensors"]
     assert [a.assignment for a in got["bob"].assignments] == list(FAST)
     assert all(a.graded for r in got.values() for a in r.assignments)
+
+
+def _spare_zygotes(dask_worker) -> list[int]:
+    from autograder.sandbox import zygotes
+
+    return [zygote.process.pid for zygote in zygotes._SPARES if zygote.alive()]
+
+
+def test_a_later_batch_reuses_each_workers_zygote(dask_cluster, tmp_path):
+    """A Dask worker outlives a batch: the next batch forks its sandboxes from the zygote the
+    last one left there instead of importing PyTorch again in a new one."""
+    subs = make_class(tmp_path, {"alice": "partial", "bob": "template"}, examples=False)
+    grades = {"alice": 100.0, "bob": 0.0}
+    options = GradeOptions(modules=("tensors",), workers=2, scheduler=dask_cluster.address)
+    result = grade_submissions(subs, tmp_path / "first", options)
+    assert {s.student: s.points for s in result.students} == grades
+    kept = dask_cluster.client.run(_spare_zygotes)
+    assert len(kept) == 2 and all(len(pids) == 1 for pids in kept.values())   # one per worker, kept
+    result = grade_submissions(subs, tmp_path / "second", options)
+    assert {s.student: s.points for s in result.students} == grades
+    assert dask_cluster.client.run(_spare_zygotes) == kept                     # the same ones served it
