@@ -174,14 +174,16 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
                            seed=seed, isolate=isolate)
     options.validate()
     configs = load_course(options.config_root)
-    from .sandbox.client import Zygote
+    from .sandbox.zygotes import needs_optimizers, retire, zygotes_for
 
     # The zygote preloads PyTorch in its own process while this one collects the checks
-    # (as ``grade`` starts its zygote first); closed again if the selection is unusable.
-    # torchvision (seconds to import) only as grade would preload it: for mnist_cnn, or when
-    # a file that grading reads names it.
+    # (as ``grade`` starts its zygote first; one an earlier run in this process left idle
+    # is taken instead); closed again if the selection is unusable. torchvision (seconds
+    # to import) only as grade would preload it: for mnist_cnn, or when a file that
+    # grading reads names it.
     named = graded_files(Submission(folder.resolve().name, folder, nbgrader=_nbgrader_layout(folder, chosen)))
-    zygote = Zygote(torchvision="mnist_cnn" in chosen or named.torchvision)
+    (zygote,) = zygotes_for(1, optimizers=needs_optimizers(chosen),
+                            torchvision="mnist_cnn" in chosen or named.torchvision)
     try:
         selected = select_checks(chosen, select)
         if not selected:
@@ -200,13 +202,15 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
         raise
     from .pool import in_process_slot
 
+    reusable = False
     try:
         # Pinned as grade pins its one slot: a round trip across cores is 3-4x slower.
         with in_process_slot(grader.zygote):
             student = grader.grade(Submission(folder.resolve().name, folder,
                                               nbgrader=_nbgrader_layout(folder, graded)), graded)
+        reusable = True
     finally:
-        grader.close()
+        retire([grader.zygote], reusable)     # kept for a later run in this process, as grade keeps it
     return _summarise(folder, graded, select, student, {c.task for c in selected})
 
 

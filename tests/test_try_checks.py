@@ -20,7 +20,29 @@ LINE = re.compile(r"^(ok  |FAIL|ERR |BUG ) (?P<name>\S+)  \[(?P<task>[^,]+), wei
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The command in a new interpreter, as a user runs it (its exit code, its output)."""
     return subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=cwd, timeout=900)
+
+
+def _run_here(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The same command run in this process (its exit code, stdout and stderr), for tests of
+    what it grades and prints rather than of the process: no interpreter importing PyTorch
+    again, and the zygote of an earlier run in this process is reused, as ``grade`` reuses
+    it. ``cwd`` is its working folder while it runs."""
+    import os
+
+    from click.testing import CliRunner
+
+    from autograder.cli import main
+
+    here = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["autograder", *args], result.exit_code, result.stdout, result.stderr)
 
 
 def _submission(tmp_path: Path, source: Path, name: str = "student") -> Path:
@@ -51,7 +73,7 @@ def _checks(stdout: str) -> list[dict]:
 
 def test_k_runs_only_the_selected_checks(tmp_path):
     folder = _submission(tmp_path, ROOT / "solutions" / "activations.py")
-    result = _run("try-checks", str(folder), "-k", "relu and not leaky", cwd=tmp_path)
+    result = _run_here("try-checks", str(folder), "-k", "relu and not leaky", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     checks = _checks(result.stdout)
     assert checks, result.stdout
@@ -69,7 +91,7 @@ def test_a_failing_check_is_shown_in_full_and_alone(tmp_path):
     # This variant gets leaky_relu's default slope wrong: several leaky_relu checks fail,
     # but only the one selected may run.
     folder = _submission(tmp_path, CORPUS / "wrong_leaky_relu_default_slope.py")
-    result = _run("try-checks", str(folder), "-a", "activations", "-k", "leaky_relu and default_slope")
+    result = _run_here("try-checks", str(folder), "-a", "activations", "-k", "leaky_relu and default_slope")
     assert result.returncode == 1, result.stdout + result.stderr
     checks = _checks(result.stdout)
     assert [(c["name"], c["task"], c["mark"]) for c in checks] == [
@@ -83,12 +105,12 @@ def test_a_hypothesis_check_sees_the_inputs_it_sees_in_grade(tmp_path):
     (tmp_path / "subs").mkdir()
     folder = _submission(tmp_path / "subs", CORPUS / "wrong_softmax_dim0.py")
     name = "test_normalisation_matches_reference[softmax]"
-    tried = _run("try-checks", str(folder), "-k", "normalisation_matches_reference and softmax and not log",
+    tried = _run_here("try-checks", str(folder), "-k", "normalisation_matches_reference and softmax and not log",
                  "--seed", "3")
     assert tried.returncode == 1, tried.stdout + tried.stderr
     [check] = _checks(tried.stdout)
     assert (check["name"], check["mark"]) == (name, "FAIL")
-    graded = _run("grade", str(tmp_path / "subs"), "-o", str(tmp_path / "out"), "-a", "activations", "--seed", "3")
+    graded = _run_here("grade", str(tmp_path / "subs"), "-o", str(tmp_path / "out"), "-a", "activations", "--seed", "3")
     assert graded.returncode == 0, graded.stdout + graded.stderr
     report = json.loads((tmp_path / "out" / "student" / "report.json").read_text())
     [want] = [c for a in report["assignments"] for t in a["tasks"] for c in t["checks"] if c["name"] == name]
@@ -114,14 +136,14 @@ def test_bad_input_exits_2_with_a_message(args, says):
 
 def test_a_module_the_folder_lacks_exits_2(tmp_path):
     folder = _submission(tmp_path, ROOT / "solutions" / "activations.py")
-    result = _run("try-checks", str(folder), "-a", "tensors")
+    result = _run_here("try-checks", str(folder), "-a", "tensors")
     assert result.returncode == 2
     assert "holds no tensors.py" in result.stderr and "activations" in result.stderr
 
 
 def test_a_selection_of_nothing_exits_2_and_names_checks(tmp_path):
     folder = _submission(tmp_path, ROOT / "solutions" / "activations.py")
-    result = _run("try-checks", str(folder), "-k", "no_check_is_called_this")
+    result = _run_here("try-checks", str(folder), "-k", "no_check_is_called_this")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "selects none of the" in result.stderr and "test_activation_matches_reference[sigmoid]" in result.stderr
 
