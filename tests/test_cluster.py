@@ -249,84 +249,6 @@ def test_a_real_scheduler_gives_the_reports_of_the_local_pool(copies_pool, dask_
         {address: [] for address in dask_cluster.worker_pids()}
 
 
-def _executing(dask_worker) -> int:
-    return len(dask_worker.state.executing)
-
-
-def test_a_dask_worker_killed_mid_run_costs_nobody_a_grade(dask_cluster, tmp_path):
-    students = {f"s{i}": ("partial" if i % 2 else "template") for i in range(6)}
-    subs = make_class(tmp_path, students, examples=False)
-    before = dask_cluster.worker_pids()
-    killed: list[int] = []
-    # Each worker imports this module (to unpickle `_executing`) now, while idle: an import
-    # during grading can parse Python on the worker's event loop at the same moment as the
-    # grader's static rules, which CPython 3.11 turns into a SystemError (gh-106905).
-    assert set(dask_cluster.client.run(_executing)) == set(before)
-
-    def on_result(result):
-        if killed:
-            return
-        busy = dask_cluster.client.run(_executing)
-        victim = next((address for address, n in busy.items() if n), None)
-        if victim is not None:                     # a worker is grading someone right now: kill it
-            killed.append(before[victim])
-            os.kill(before[victim], signal.SIGKILL)
-
-    result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2,
-                                                                   scheduler=dask_cluster.address),
-                               on_result=on_result)
-    assert killed, "no worker was grading when the first result arrived"
-    assert {s.student: s.points for s in result.students} == {
-        name: (100.0 if example == "partial" else 0.0) for name, example in students.items()}
-    assert all(a.graded for s in result.students for a in s.assignments)
-    assert len(set(s.isolation for s in result.students)) == 1
-    # The nanny restarted the killed worker, and it built a grader again for what was left.
-    dask_cluster.client.wait_for_workers(2, timeout=120)
-    after = dask_cluster.worker_pids()
-    assert killed[0] not in after.values() and len(after) == 2
-
-
-class CrashOn(WorkerPlugin):
-    """Test fault: the Dask worker process dies whenever it grades ``student``."""
-
-    def __init__(self, student: str):
-        self.student = student
-
-    def setup(self, worker):
-        from autograder.pipeline import Grader as grader
-        original = getattr(grader.grade, "__wrapped_by_test__", grader.grade)
-        student = self.student
-
-        def grade(self, submission, *args, **kwargs):
-            if submission.student == student:
-                os._exit(3)
-            return original(self, submission, *args, **kwargs)
-
-        grade.__wrapped_by_test__ = original
-        grader.grade = grade
-
-
-def test_a_submission_that_kills_two_workers_gets_the_grader_failed_report(dask_cluster, tmp_path):
-    students = {"alice": "partial", "crasher": "partial", "bob": "template"}
-    subs = make_class(tmp_path, students, examples=False)
-    dask_cluster.client.register_plugin(CrashOn("crasher"), name="test-crash-on")
-    try:
-        result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2,
-                                                                       scheduler=dask_cluster.address))
-    finally:
-        dask_cluster.client.unregister_worker_plugin("test-crash-on")
-    by_student = {s.student: s for s in result.students}
-    assert by_student["alice"].points == 100.0 and by_student["bob"].points == 0.0
-    assert all(a.graded for name in ("alice", "bob") for a in by_student[name].assignments)
-    crasher = by_student["crasher"]
-    assert not any(a.graded for a in crasher.assignments)
-    outcomes = {c.outcome for a in crasher.assignments for t in a.tasks for c in t.checks}
-    assert outcomes == {Outcome.GRADER_ERROR}
-    report = json.loads((tmp_path / "out" / "crasher" / "report.json").read_text())
-    assert "died, on 2 different workers" in json.dumps(report)
-    dask_cluster.client.wait_for_workers(2, timeout=120)
-
-
 # -- Ctrl-C ------------------------------------------------------------------------------------------------
 INTERRUPTED = textwrap.dedent("""
     import signal
@@ -443,3 +365,83 @@ def test_a_later_batch_reuses_each_workers_zygote(dask_cluster, tmp_path):
     result = grade_submissions(subs, tmp_path / "second", options)
     assert {s.student: s.points for s in result.students} == grades
     assert dask_cluster.client.run(_spare_zygotes) == kept                     # the same ones served it
+
+
+# -- faults (last: the workers they kill are replaced by fresh ones, which the batches above would
+# -- pay to start) ------------------------------------------------------------------------------------
+def _executing(dask_worker) -> int:
+    return len(dask_worker.state.executing)
+
+
+def test_a_dask_worker_killed_mid_run_costs_nobody_a_grade(dask_cluster, tmp_path):
+    students = {f"s{i}": ("partial" if i % 2 else "template") for i in range(6)}
+    subs = make_class(tmp_path, students, examples=False)
+    before = dask_cluster.worker_pids()
+    killed: list[int] = []
+    # Each worker imports this module (to unpickle `_executing`) now, while idle: an import
+    # during grading can parse Python on the worker's event loop at the same moment as the
+    # grader's static rules, which CPython 3.11 turns into a SystemError (gh-106905).
+    assert set(dask_cluster.client.run(_executing)) == set(before)
+
+    def on_result(result):
+        if killed:
+            return
+        busy = dask_cluster.client.run(_executing)
+        victim = next((address for address, n in busy.items() if n), None)
+        if victim is not None:                     # a worker is grading someone right now: kill it
+            killed.append(before[victim])
+            os.kill(before[victim], signal.SIGKILL)
+
+    result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2,
+                                                                   scheduler=dask_cluster.address),
+                               on_result=on_result)
+    assert killed, "no worker was grading when the first result arrived"
+    assert {s.student: s.points for s in result.students} == {
+        name: (100.0 if example == "partial" else 0.0) for name, example in students.items()}
+    assert all(a.graded for s in result.students for a in s.assignments)
+    assert len(set(s.isolation for s in result.students)) == 1
+    # The nanny restarted the killed worker, and it built a grader again for what was left.
+    dask_cluster.client.wait_for_workers(2, timeout=120)
+    after = dask_cluster.worker_pids()
+    assert killed[0] not in after.values() and len(after) == 2
+
+
+class CrashOn(WorkerPlugin):
+    """Test fault: the Dask worker process dies whenever it grades ``student``."""
+
+    def __init__(self, student: str):
+        self.student = student
+
+    def setup(self, worker):
+        from autograder.pipeline import Grader as grader
+        original = getattr(grader.grade, "__wrapped_by_test__", grader.grade)
+        student = self.student
+
+        def grade(self, submission, *args, **kwargs):
+            if submission.student == student:
+                os._exit(3)
+            return original(self, submission, *args, **kwargs)
+
+        grade.__wrapped_by_test__ = original
+        grader.grade = grade
+
+
+def test_a_submission_that_kills_two_workers_gets_the_grader_failed_report(dask_cluster, tmp_path):
+    students = {"alice": "partial", "crasher": "partial", "bob": "template"}
+    subs = make_class(tmp_path, students, examples=False)
+    dask_cluster.client.register_plugin(CrashOn("crasher"), name="test-crash-on")
+    try:
+        result = grade_submissions(subs, tmp_path / "out", GradeOptions(modules=("tensors",), workers=2,
+                                                                       scheduler=dask_cluster.address))
+    finally:
+        dask_cluster.client.unregister_worker_plugin("test-crash-on")
+    by_student = {s.student: s for s in result.students}
+    assert by_student["alice"].points == 100.0 and by_student["bob"].points == 0.0
+    assert all(a.graded for name in ("alice", "bob") for a in by_student[name].assignments)
+    crasher = by_student["crasher"]
+    assert not any(a.graded for a in crasher.assignments)
+    outcomes = {c.outcome for a in crasher.assignments for t in a.tasks for c in t.checks}
+    assert outcomes == {Outcome.GRADER_ERROR}
+    report = json.loads((tmp_path / "out" / "crasher" / "report.json").read_text())
+    assert "died, on 2 different workers" in json.dumps(report)
+    dask_cluster.client.wait_for_workers(2, timeout=120)
