@@ -240,7 +240,7 @@ class GraderPlugin(WorkerPlugin):
                 zygote.close()
                 raise
             if self._closed:            # torn down (the batch ended) while this was being built
-                _retire(grader)
+                grader.close(reuse=True)
                 return
             self._grader = grader
         except BaseException as exc:
@@ -253,7 +253,7 @@ class GraderPlugin(WorkerPlugin):
         self._closed = True
         grader, self._grader = self._grader, None
         if grader is not None:
-            _retire(grader)
+            grader.close(reuse=True)     # the zygote serves this worker's next batch
         _restore_worker(worker)
 
     def grade(self, packed: PackedSubmission, modules: tuple[str, ...] | None) -> str:
@@ -276,15 +276,6 @@ class GraderPlugin(WorkerPlugin):
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
         return student_to_json(result)
-
-
-def _retire(grader: Any) -> None:
-    """Keep the grader's zygote for this worker's next batch (when it is alive and sound;
-    :func:`~autograder.sandbox.zygotes.retire` closes it otherwise). A zygote holds no
-    student state: only the workers it forks run student code."""
-    from .sandbox.zygotes import retire
-
-    retire([grader.zygote], reusable=True)
 
 
 def _quiet_worker(worker: Any) -> None:

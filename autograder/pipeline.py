@@ -188,8 +188,13 @@ class Grader:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def close(self) -> None:
-        self.zygote.close()
+    def close(self, reuse: bool = False) -> None:
+        """Done grading. ``reuse``: keep the zygote for a later run in this process
+        (:func:`~autograder.sandbox.zygotes.retire`, which closes it instead when it is
+        dead or broken; a zygote holds no student state); otherwise close it."""
+        from .sandbox.zygotes import retire
+
+        retire([self.zygote], reuse)
 
     def grade(self, submission: Submission, modules: Iterable[str] | None = None) -> StudentResult:
         """Grade ``modules`` (default: the options' modules) of one student."""

@@ -174,7 +174,7 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
                            seed=seed, isolate=isolate)
     options.validate()
     configs = load_course(options.config_root)
-    from .sandbox.zygotes import needs_optimizers, retire, zygotes_for
+    from .sandbox.zygotes import needs_optimizers, zygotes_for
 
     # The zygote preloads PyTorch in its own process while this one collects the checks
     # (as ``grade`` starts its zygote first; one an earlier run in this process left idle
@@ -202,15 +202,15 @@ def try_checks(folder: Path, modules: tuple[str, ...] | None = None, select: str
         raise
     from .pool import in_process_slot
 
-    reusable = False
+    reuse = False
     try:
         # Pinned as grade pins its one slot: a round trip across cores is 3-4x slower.
         with in_process_slot(grader.zygote):
             student = grader.grade(Submission(folder.resolve().name, folder,
                                               nbgrader=_nbgrader_layout(folder, graded)), graded)
-        reusable = True
+        reuse = True
     finally:
-        retire([grader.zygote], reusable)     # kept for a later run in this process, as grade keeps it
+        grader.close(reuse)     # the zygote kept for a later run in this process, as grade keeps it
     return _summarise(folder, graded, select, student, {c.task for c in selected})
 
 

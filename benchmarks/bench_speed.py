@@ -276,10 +276,12 @@ def part_nbgrader(work: Path, size: int) -> list[Goal]:
     # goal's measure, which is -j 1 as the issue measured it.
     plain = run_command(autograder_command() + ["grade", str(folder), "-a", nbcourse.MODULE,
                                                 "-o", str(work / "activations-out-default")])
+    label = f"autograder grade -a activations (no -j: one slot per core, {len(os.sched_getaffinity(0))} here)"
     if plain.returncode in (0, 3):
-        print(f"autograder grade -a activations (no -j: one slot per core, {len(os.sched_getaffinity(0))} here): "
-              f"{plain.wall_s:.1f} s wall, {plain.wall_s / n:.2f} s per submission, "
-              f"{(nb_wall / n) / (plain.wall_s / n):.1f}x nbgrader")
+        print(f"{label}: {plain.wall_s:.1f} s wall, {plain.wall_s / n:.2f} s per submission, "
+              f"{nb_wall / plain.wall_s:.1f}x nbgrader")
+    else:
+        print(f"{label}: exited {plain.returncode}, not timed:\n{plain.output[-2000:]}")
     return [Goal("activations class, nbgrader / autograder (per submission)", ">= 10x",
                  f"{ratio:.1f}x ({nb_wall / n:.2f} s vs {ag.wall_s / n:.2f} s)", ratio >= 10)]
 
