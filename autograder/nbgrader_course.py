@@ -306,7 +306,7 @@ def task_comment(assignment: AssignmentResult, task_name: str, show_hidden_input
     its points, then what the student's feedback says about it (a penalty, the module's
     failure, each failing check's message once with its count), hidden checks' inputs
     shown only when ``show_hidden_inputs``. Plain text, deterministic."""
-    from .reports.feedback import NOT_GRADED, feedback_view, format_points
+    from .reports.feedback import NOT_GRADED, feedback_view
 
     student = StudentResult(student="-", assignments=(replace(assignment, lateness=None),))
     view = feedback_view(student, {assignment.assignment: show_hidden_inputs}).assignments[0]

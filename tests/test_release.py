@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
-import json
 import re
 import shutil
 import subprocess

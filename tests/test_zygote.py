@@ -20,7 +20,6 @@ import pytest
 from autograder.checks.plugin import GradingContext, Student, run_checks, verdict
 from autograder.course import MODULES
 from autograder.results import Outcome
-from autograder.sandbox import client
 from autograder.sandbox.client import (SandboxFault, Worker, WorkerCrash, WorkerSettings, Zygote,
                                        describe_exit)
 
@@ -213,7 +212,7 @@ def test_a_zygote_that_cannot_restart_is_a_grader_error_fast(tmp_path, monkeypat
         zygote.wait_ready()
         zygote.process.kill()
         zygote.process.wait()
-        monkeypatch.setattr(client.sys, "executable", "/bin/false")    # no new zygote can start
+        monkeypatch.setattr(sys, "executable", "/bin/false")    # no new zygote can start
         for name in ("submission", "root"):
             (tmp_path / name).mkdir()
         (tmp_path / "submission" / "tensors.py").write_text(PROBE)

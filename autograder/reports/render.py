@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 from ..config import AssignmentConfig
 from ..course import MODULES
 from ..record import CourseRecord, Entry
-from ..results import AssignmentResult, ClassResult, Isolation, Lateness, StudentResult
+from ..results import ClassResult, Isolation, Lateness, StudentResult
 from ..scoring import LatePolicy, lateness
 
 __all__ = ["course_snapshot", "current_class", "render_record", "render_students", "assignment_lateness"]
