@@ -109,12 +109,29 @@ def test_real_uses_are_found_through_aliases_helpers_and_module_values(source, n
     # module-level code the task does not refer to (a notebook's experiment)
     ("import torch\nfrom torch import nn\ndef linear_forward(x, weight, bias=None):\n    return x @ weight.T\n"
      "baseline = nn.Linear(2, 2)\nprint(baseline(torch.ones(2)))\n", "linear_forward", LINEAR),
+    # a type test: isinstance / issubclass against a forbidden class calls nothing of it
+    ("import torch\nfrom torch import nn\nLin = nn.Linear\ndef linear_forward(x, weight, bias=None):\n"
+     "    if isinstance(weight, nn.Linear) or isinstance(weight, (Lin, torch.nn.modules.linear.Linear)):\n"
+     "        raise TypeError('pass the weight tensor, not a layer')\n"
+     "    if isinstance(x, type) and issubclass(x, nn.Linear):\n        raise TypeError('not a class')\n"
+     "    return x @ weight.T\n", "linear_forward", LINEAR),
     # a local variable that happens to share a module-level helper's name
     ("import torch\ndef helper(x):\n    return torch.sigmoid(x)\ndef sig(x):\n    helper = torch.exp\n"
      "    return 1 / (1 + helper(-x))\n", "sig", ("torch.sigmoid",)),
 ])
 def test_code_that_does_not_run_when_the_task_is_called_costs_nothing(source, name, banned):
     assert forbidden_uses(ast.parse(source), name, banned) == []
+
+
+@pytest.mark.parametrize("test", [
+    "isinstance(weight, make())",                 # the class expression calls make(), which builds one
+    "isinstance(weight, (nn.ReLU, make()))",
+    "isinstance(nn.Linear(2, 2), type(weight))",  # the first argument is evaluated as usual
+])
+def test_a_type_test_that_calls_something_still_counts(test):
+    source = ("from torch import nn\ndef make():\n    return type(nn.Linear(1, 1))\n"
+              f"def linear_forward(x, weight, bias=None):\n    if {test}:\n        raise TypeError\n    return x @ weight.T\n")
+    assert forbidden_uses(ast.parse(source), "linear_forward", LINEAR)
 
 
 def test_a_deeply_nested_expression_does_not_exhaust_the_stack():

@@ -299,10 +299,15 @@ class Student:
         """``setattr(target, name, value)`` in the worker."""
         self._worker.setattr(target, name, value)
 
-    def parameters(self, module: Ref) -> dict[str, dict]:
+    def parameters(self, module: Ref, every_name: bool = False) -> dict[str, dict]:
         """``{name: {"value", "grad", "is_parameter", "device"}}`` of an ``nn.Module`` (or
-        anything with ``named_parameters``) kept in the worker."""
-        return self._worker.parameters(module)
+        anything with ``named_parameters``) kept in the worker, each parameter under the
+        first name ``named_parameters()`` finds for it.
+
+        ``every_name=True``: a parameter reachable by several paths (a layer that is both
+        ``self.conv1`` and ``self.block1[0]``) is listed under each of them, and every entry
+        has ``"object"``, an integer that is the same for the names of one parameter."""
+        return self._worker.parameters(module, every_name=every_name)
 
     def describe(self, target: Any) -> dict:
         """The structure of any object: ``type``; a tensor's ``shape``, ``dtype``,

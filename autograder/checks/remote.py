@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from .api import describe_value, fail
+from .api import describe_value, fail, shape_words
 from .plugin import Student
 
 __all__ = ["Gradients", "forward_backward", "reference_gradients", "call_unmutated"]
@@ -48,7 +48,9 @@ def forward_backward(student: Student, path: str, args: list[Any], wrt: tuple[in
              "(no gradient can flow back).",
              hint="do not detach, call .item()/.numpy() or rebuild the tensor with torch.tensor(...) inside")
     if upstream is not None and tuple(upstream.shape) != tuple(output.shape):
-        fail(f"{what} returned shape {list(output.shape)}; expected shape {list(upstream.shape)}.")
+        # Relational words only (the shapes come from the check's inputs, hidden from the student).
+        fail(f"{what} returned {shape_words(tuple(output.shape), tuple(upstream.shape))}.",
+             detail=f"received shape {list(output.shape)}, expected shape {list(upstream.shape)}")
     return Gradients(output, tuple(result["grads"]))
 
 

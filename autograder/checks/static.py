@@ -11,8 +11,8 @@
   in-place form ``x.softmax_()``), loses that task's points with a message naming it.
   Not counted, because they call nothing when the task runs: code under
   ``if __name__ == "__main__":``, module-level code the task does not refer to (a
-  notebook's training loop, a self-test), other functions, type annotations,
-  docstrings and comments.
+  notebook's training loop, a self-test), other functions, type annotations, the class
+  of a type test (``isinstance(w, nn.Linear)``, ``issubclass``), docstrings and comments.
 - Escapes from the sandbox's rules, anywhere in the module: importing ``autograder``,
   ``solutions`` or ``importlib``, and using ``__import__``, ``exec``, ``eval`` or
   ``compile``.
@@ -221,11 +221,27 @@ def _runtime_nodes(root: ast.AST) -> Iterator[tuple[ast.AST, frozenset[str]]]:
             continue
         if isinstance(node, ast.ClassDef):
             children = node.decorator_list + node.bases + [k.value for k in node.keywords] + node.body
+        elif _is_type_test(node, local):
+            children = [node.func, node.args[0]]    # the class tested against is not called
         elif isinstance(node, ast.AnnAssign):
             children = [c for c in (node.target, node.value) if c is not None]
         else:
             children = list(ast.iter_child_nodes(node))
         stack.extend((child, local) for child in reversed(children))
+
+
+def _is_type_test(node: ast.AST, local: frozenset[str]) -> bool:
+    """``isinstance(x, C)`` or ``issubclass(x, C)`` (the builtins), where ``C`` is only a
+    reference to a class or a tuple of them (``nn.Linear``, ``(nn.ReLU, nn.Tanh)``): it
+    tests a type and calls nothing of ``C``, like an annotation (the handout counts calls)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in ("isinstance", "issubclass") and node.func.id not in local
+            and len(node.args) == 2 and not node.keywords):
+        return False
+    classes = node.args[1]
+    items = classes.elts if isinstance(classes, ast.Tuple) else [classes]
+    return all(isinstance(item, (ast.Name, ast.Attribute)) and all(
+        isinstance(part, (ast.Name, ast.Attribute, ast.Load)) for part in ast.walk(item)) for item in items)
 
 
 class _Banned:

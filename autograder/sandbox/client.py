@@ -23,7 +23,6 @@ import os
 import select
 import signal
 import socket
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,9 +30,9 @@ from typing import Any
 
 import torch
 
-from .zygotes import SandboxError, SandboxFault, Zygote, ZygoteGone, _clean_env  # noqa: F401
+from .zygotes import SandboxError, SandboxFault, Zygote, ZygoteGone  # noqa: F401  (re-exported)
 from .procfs import stat_fields
-from .protocol import Codec, Foreign, Kept, ProtocolError, decode, encode, record_type, recv_frame, send_frame
+from .protocol import Codec, Foreign, Kept, ProtocolError, decode, record_type, recv_frame, send_frame
 
 __all__ = ["SandboxError", "StudentError", "WorkerCrash", "WorkerTimeout", "SandboxFault", "Ref", "Foreign",
            "Zygote", "Worker", "WorkerSettings", "namedtuple_value", "describe_exit"]
@@ -434,9 +433,13 @@ class Worker:
         """Send data (tensors may require grad) and keep it in the worker as a leaf object."""
         return self._request({"op": "put", "value": value})
 
-    def parameters(self, module: Ref) -> dict[str, dict]:
-        """``{name: {"value", "grad", "is_parameter", "device"}}`` of a module in the worker."""
-        return self._request({"op": "params", "target": self._target(module)})
+    def parameters(self, module: Ref, every_name: bool = False) -> dict[str, dict]:
+        """``{name: {"value", "grad", "is_parameter", "device"}}`` of a module in the worker;
+        see :meth:`autograder.checks.plugin.Student.parameters` for ``every_name``."""
+        request = {"op": "params", "target": self._target(module)}
+        if every_name:
+            request["every_name"] = True
+        return self._request(request)
 
     def describe(self, target: Any) -> dict:
         return self._request({"op": "describe", "target": self._target(target)})

@@ -188,14 +188,18 @@ class Session(Codec):
 
     def op_params(self, req):
         module = self.resolve(req["target"])
-        out = {}
-        for name, p in module.named_parameters():
+        every_name = req.get("every_name") is True
+        out, objects = {}, {}
+        named = module.named_parameters(remove_duplicate=False) if every_name else module.named_parameters()
+        for name, p in named:
             out[name] = {
                 "value": p,            # crosses as a plain tensor that requires grad as p does
                 "grad": p.grad,
                 "is_parameter": isinstance(p, torch.nn.Parameter),
                 "device": str(p.device),
             }
+            if every_name:             # which names are one parameter (a layer shared by two paths)
+                out[name]["object"] = objects.setdefault(id(p), len(objects))
         return out
 
     def op_grad(self, req):
@@ -294,7 +298,9 @@ def describe(obj: Any, depth: int = 0) -> dict:
         info.update(training=bool(obj.training), num_parameters=sum(p.numel() for p in params),
                     bases=[_type_name_of(k) for k in type(obj).__mro__[1:]],   # a subclass of nn.Sequential is one
                     devices=sorted({str(p.device) for p in params} | {str(b.device) for b in obj.buffers()}),
-                    children={name: describe(child, depth + 1) for name, child in obj.named_children()})
+                    # Every registered child under each of its names: named_children() lists a
+                    # module once, so a ReLU used twice in an nn.Sequential would go missing.
+                    children={name: describe(child, depth + 1) for name, child in _children(obj)})
     elif isinstance(obj, tuple) and hasattr(type(obj), "_fields"):
         info.update(fields=list(type(obj)._fields), items=[describe(v, depth + 1) for v in obj])
     elif isinstance(obj, (list, tuple)):
@@ -309,6 +315,14 @@ def describe(obj: Any, depth: int = 0) -> dict:
     if callable(obj):     # modules too: a torchvision v2 transform is an nn.Module
         info.update(callable=True)
     return info
+
+
+def _children(module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """(name, child) for every registered child slot, in order, a shared one under each name."""
+    registered = getattr(module, "_modules", None)
+    if not isinstance(registered, dict):
+        return list(module.named_children())
+    return [(str(name), child) for name, child in registered.items() if isinstance(child, torch.nn.Module)]
 
 
 def describe_exception(exc: BaseException, folder: str) -> dict:

@@ -331,6 +331,18 @@ def test_binary_cross_entropy_gradient_matches_reference(student, n, dtype, data
 
 
 @pytest.mark.task(f"{M}.binary_cross_entropy")
+@pytest.mark.parametrize("shape", [(2, 3), (3, 1, 2)], ids=["2d", "3d"])
+def test_binary_cross_entropy_of_any_shape(student, shape):
+    # The mean over every element, whatever the shape (len() counts the first axis only).
+    generator = torch.Generator().manual_seed(len(shape))
+    probs = torch.rand(shape, generator=generator) * 0.98 + 0.01
+    target = (torch.rand(shape, generator=generator) > 0.5).to(probs.dtype)
+    expect_tensor_one_of(_call(student, "binary_cross_entropy", probs, target), _bce_references(probs, target),
+                         what=f"binary_cross_entropy(probs, target) for inputs of shape {list(shape)}", rtol=1e-4,
+                         atol=1e-5, hint="average over all elements (.mean()), not over the first axis only")
+
+
+@pytest.mark.task(f"{M}.binary_cross_entropy")
 @pytest.mark.public
 def test_binary_cross_entropy_finite_at_0_and_1(student):
     probs, target = torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])

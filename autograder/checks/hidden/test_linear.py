@@ -19,7 +19,6 @@ from autograder.checks.strategies import FLOAT_DTYPES, booleans, integers, sampl
 from autograder.sandbox.client import StudentError
 
 M = "linear"
-STUDENT_LINEAR = "linear.Linear"
 TORCH_LINEAR = "torch.nn.modules.linear.Linear"
 RELU = "torch.nn.modules.activation.ReLU"
 SEQUENTIAL = "torch.nn.modules.container.Sequential"
@@ -231,7 +230,22 @@ def layer_cases(draw):
 @pytest.mark.weight(4)
 @given(case=layer_cases())
 def test_Linear_forward_and_gradients_match_reference(student, case):
-    n_in, n_out, bias, x, upstream = case
+    _expect_layer(student, *case)
+
+
+@pytest.mark.task(f"{M}.Linear")
+@pytest.mark.parametrize("n_in,n_out,bias", [(3, 2, True), (4, 1, False)], ids=["with_bias", "without_bias"])
+def test_Linear_forward_of_one_vector(student, n_in, n_out, bias):
+    # x of shape [in] (no batch axis) gives [out], as nn.Linear does: a bias broadcast as a
+    # row ([1, out]) would make it [1, out].
+    _expect_layer(student, n_in, n_out, bias, _seeded((n_in,), torch.float32, 11 + n_in),
+                  _seeded((n_out,), torch.float32, 12 + n_out, -2.0, 2.0))
+
+
+def _expect_layer(student, n_in, n_out, bias, x, upstream):
+    """The student's Linear(n_in, n_out, bias) on ``x``: its output and the gradients of
+    ``upstream`` back-propagated through it, against the reference forward pass with the
+    student's own parameters."""
     what = "Linear(in_features, out_features)" if bias else "Linear(in_features, out_features, bias=False)"
     layer = student.construct(f"{M}.Linear", n_in, n_out, **({} if bias else {"bias": False}))
     result = student.grad(layer, [x], [0], upstream)       # forward and backward in one round trip
@@ -268,11 +282,15 @@ def test_Linear_forward_and_gradients_match_reference(student, case):
 # wrong loses points in linear.Linear only), ReLUs in between and nothing after the last.
 # The forward pass of an nn.Sequential is PyTorch's, so it is right when the layers are.
 def _linear_layout(student):
-    """Parameter name -> shape of the student's Linear(in, out), as a function of (in, out)."""
+    """(the type name of the student's Linear instances, parameter name -> shape of the
+    student's Linear(in, out) as a function of (in, out)). The type name is what an instance
+    reports, so a class defined under another name and bound to ``Linear`` (``Linear =
+    Dense``) is the student's Linear."""
     probe = student.construct(f"{M}.Linear", 2, 3)
+    kind = student.describe(probe)["type"]
     layout = {name: list(p["value"].shape) for name, p in student.parameters(probe).items()}
-    return lambda n_in, n_out: {name: [n_in if d == 2 else n_out if d == 3 else d for d in shape]
-                                for name, shape in layout.items()}
+    return kind, lambda n_in, n_out: {name: [n_in if d == 2 else n_out if d == 3 else d for d in shape]
+                                      for name, shape in layout.items()}
 
 
 def _expect_mlp(student, sizes, what, detail=""):
@@ -285,12 +303,13 @@ def _expect_mlp(student, sizes, what, detail=""):
              hint="return nn.Sequential(*layers)", detail=detail)
     children = list(info["children"].items())
     kinds = [c["type"] for _, c in children]
-    expected = [STUDENT_LINEAR if i % 2 == 0 else RELU for i in range(2 * len(sizes) - 3)]
+    student_linear, layout = _linear_layout(student)
+    expected = [student_linear if i % 2 == 0 else RELU for i in range(2 * len(sizes) - 3)]
     detail = f"{detail}\nlayers: {kinds}".strip()
     if TORCH_LINEAR in kinds:
         fail(f"{what} uses torch.nn.Linear; it must build its layers from your own Linear class.",
              hint="call Linear(in, out) of this module, not nn.Linear", detail=detail)
-    if len(kinds) == len(expected) + 1 and kinds[:-1] == expected and kinds[-1] != STUDENT_LINEAR:
+    if len(kinds) == len(expected) + 1 and kinds[:-1] == expected and kinds[-1] != student_linear:
         fail(f"{what} puts a {kinds[-1].rsplit('.', 1)[-1]} after the last layer; the last Linear's outputs are "
              "the logits, with no activation after them.", hint="add a ReLU only between two Linear layers",
              detail=detail)
@@ -307,7 +326,6 @@ def _expect_mlp(student, sizes, what, detail=""):
             h = student.getattr((model, name), keep=True)(h)
         expect_tensor(got, h, what=f"the forward pass of {what} (a subclass of nn.Sequential)",
                       hint="a subclass of nn.Sequential must keep its forward: the layers in order", detail=detail)
-    layout = _linear_layout(student)
     params = student.parameters(model)
     for index, (child, _) in enumerate(children[::2]):
         want = layout(sizes[index], sizes[index + 1])

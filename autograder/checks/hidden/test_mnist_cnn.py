@@ -297,6 +297,13 @@ def _net(student, seed: int = 0) -> Ref:
     return student.construct(f"{M}.Net")
 
 
+def _parameters(student, net: Ref) -> dict:
+    """Every name of each of ``net``'s parameters (see ``Student.parameters(every_name=True)``):
+    the layers may also be reachable by other paths (``self.block1 = nn.Sequential(self.conv1,
+    ...)``), in either order of assignment."""
+    return student.parameters(net, every_name=True)
+
+
 def _architecture_problem(params: dict) -> str | None:
     shapes = {name: tuple(p["value"].shape) for name, p in params.items()}
     for layer, spec in LAYERS.items():
@@ -308,7 +315,8 @@ def _architecture_problem(params: dict) -> str | None:
             if shapes[name] != SHAPES[name]:
                 return (f"Net.{name} has shape {list(shapes[name])}; expected {list(SHAPES[name])} "
                         f"for {layer} = {spec}")
-    extra = sorted(set(shapes) - set(SHAPES))
+    specified = {params[name]["object"] for name in SHAPES}
+    extra = sorted(name for name, p in params.items() if p["object"] not in specified)
     if extra:
         return f"Net has parameters beyond conv1, conv2, fc1 and fc2: {', '.join(extra)}"
     return None
@@ -316,12 +324,12 @@ def _architecture_problem(params: dict) -> str | None:
 
 def _reference_with_weights(student, net: Ref) -> nn.Module:
     """The reference ``Net`` holding the student's parameters (in evaluation mode)."""
-    params = student.parameters(net)
+    params = _parameters(student, net)
     problem = _architecture_problem(params)
     if problem:
         fail(f"the forward pass cannot be compared with the specification: {problem}.")
     twin = ref.Net()
-    twin.load_state_dict({name: p["value"].detach() for name, p in params.items()})
+    twin.load_state_dict({name: params[name]["value"].detach() for name in SHAPES})
     return twin.eval()
 
 
@@ -341,7 +349,7 @@ def test_net_has_21840_parameters(student):
 @pytest.mark.task(f"{M}.Net")
 @pytest.mark.weight(2)
 def test_net_layers_have_the_specified_shapes(student):
-    params = student.parameters(_net(student))
+    params = _parameters(student, _net(student))
     problem = _architecture_problem(params)
     if problem:
         fail(f"{problem}.", hint="conv1 = nn.Conv2d(1, 10, kernel_size=5), conv2 = nn.Conv2d(10, 20, kernel_size=5), "
@@ -387,21 +395,64 @@ def test_net_forward_matches_specification_with_same_weights(student):
                   rtol=1e-4, atol=1e-5, hint=FORWARD_HINT)
 
 
-def _observable_weights(student, net: Ref, seed: int) -> bool:
+def _observable_weights(student, net: Ref, seed: int) -> nn.Module | None:
     """Give the student's ``net`` the reference's initial weights for ``seed``, so that a
     behaviour check does not depend on the student's own initialisation (weights that make
-    fc1's activations vanish hide any dropout). False when the parameters do not fit."""
-    params = student.parameters(net)
+    fc1's activations vanish hide any dropout); returns the reference ``Net`` holding the
+    same weights (in evaluation mode), or None when the parameters do not fit."""
+    params = _parameters(student, net)
     if _architecture_problem(params) is not None:
-        return False
+        return None
     with torch.random.fork_rng(devices=[]):     # the grader's own random state stays as it was
         torch.manual_seed(seed)
-        state = {name: value.detach().clone() for name, value in ref.Net().state_dict().items() if name in params}
+        twin = ref.Net().eval()
+    state = {name: value.detach().clone() for name, value in twin.state_dict().items() if name in params}
     try:
         net.method("load_state_dict", state, strict=False)
     except StudentError:
-        return False
-    return True
+        return None
+    return twin
+
+
+def _dropout_misplaced(student, net: Ref, twin: nn.Module, x: torch.Tensor) -> str | None:
+    """Where the training-mode forward pass of ``net`` (holding ``twin``'s weights, the
+    worker seeded) departs from the specified one, in which dropout acts on fc1's ReLU
+    outputs alone: what fc1 receives must be what it receives in evaluation mode; what fc2
+    receives, fc1's ReLU outputs each either zeroed or scaled by one common factor (any
+    p); the output, fc2 of that. None when it does not, or when the layers are not called
+    as modules (nothing to observe: the other checks grade the forward pass)."""
+    record = student.call("builtins.dict", keep=True)
+    layers = {name: student.getattr((net, name), keep=True) for name in ("fc1", "fc2")}
+    for layer in layers.values():
+        layer.method("register_forward_pre_hook", record.attr("__setitem__", keep=True))
+    out = net(x)
+    try:
+        fc1_in, fc2_in = (record.method("__getitem__", layer)[0] for layer in layers.values())
+    except (StudentError, IndexError, TypeError):
+        return None
+    if not all(isinstance(t, torch.Tensor) for t in (out, fc1_in, fc2_in)):
+        return None
+    with torch.no_grad():
+        h = torch.relu(torch.max_pool2d(twin.conv1(x), 2))
+        h = torch.flatten(torch.relu(torch.max_pool2d(twin.conv2(h), 2)), 1)
+        relu_fc1 = torch.relu(twin.fc1(h))
+        if tuple(fc1_in.shape) != tuple(h.shape) or not torch.allclose(fc1_in.detach(), h, rtol=1e-4, atol=1e-5):
+            return "what fc1 receives differs from evaluation mode: dropout (or something else random) acts before fc1"
+        fc2_in = fc2_in.detach()
+        if tuple(fc2_in.shape) != tuple(relu_fc1.shape):
+            return None
+        clear = (fc2_in.abs() > 1e-3) & (relu_fc1 > 1e-3)          # kept, away from rounding
+        if not bool(clear.any()):
+            return None
+        scale = (fc2_in[clear] / relu_fc1[clear]).median()
+        dropped = fc2_in.abs() <= 1e-5
+        scaled = torch.isclose(fc2_in, scale * relu_fc1, rtol=1e-3, atol=1e-5)
+        if not bool((dropped | scaled).all()) or float(scale) < 1 - 1e-4:
+            return ("what fc2 receives is not fc1's ReLU outputs with some of them zeroed by dropout (and the rest "
+                    "scaled by 1 / (1 - p))")
+        if tuple(out.shape) != (len(x), 10) or not torch.allclose(out.detach(), twin.fc2(fc2_in), rtol=1e-4, atol=1e-5):
+            return "the output is not fc2 of what fc2 receives: dropout (or something else) acts after fc2"
+    return None
 
 
 @pytest.mark.task(f"{M}.Net")
@@ -410,7 +461,8 @@ def test_net_dropout_only_in_training_mode(student):
     net = _net(student, seed=5)
     # With these weights and inputs about half of fc1's ReLU outputs are positive, so
     # dropout changes the output whenever it is active.
-    known = _observable_weights(student, net, seed=5)
+    twin = _observable_weights(student, net, seed=5)
+    known = twin is not None
     x = _inputs(8, seed=6)
     net.method("eval")
     first, second = net(x), net(x)
@@ -430,6 +482,14 @@ def test_net_dropout_only_in_training_mode(student):
         fail(f"Net in training mode gave the same output twice for the same input ({state}): dropout must be "
              "active in training mode.", hint="apply dropout (p=0.5) after the ReLU of fc1, e.g. nn.Dropout(0.5) "
                                               "or F.dropout(x, 0.5, training=self.training)")
+    if known:
+        student.seed(8)
+        problem = _dropout_misplaced(student, net, twin, x)
+        if problem:
+            fail(f"Net in training mode does not apply dropout where the specification does (between the ReLU "
+                 f"of fc1 and fc2, and nowhere else): {problem}.", detail="a batch of 8 images, the specified "
+                 "layers holding the same weights in both passes",
+                 hint="fc1 -> ReLU -> dropout -> fc2, with one dropout: no Dropout2d after conv2, nothing after fc2")
 
 
 # -- accuracy_threshold -------------------------------------------------------------------

@@ -136,7 +136,7 @@ def test_to_tensor_shares_memory_with_numpy(student, np_dtype):
 def _expect_description(got, t, *, what, detail=""):
     """``what`` names the call, e.g. ``describe(t)``."""
     expected = {"shape": tuple(t.shape), "dtype": str(t.dtype), "device": str(t.device)}
-    if type(got) is not dict:
+    if not isinstance(got, dict):     # an OrderedDict is a dict too
         fail(f"{what} should return a dict, but returned {describe_value(got)}.", detail=detail)
     if set(got) != set(expected):
         fail(f"{what} returned a dict with the keys {sorted(map(str, got))}; expected exactly "
@@ -504,6 +504,19 @@ def test_safe_add_matches_reference(student, data):
         dtype_a, dtype_b = dtype_b, dtype_a
     a, b = data.draw(tensors_of(shape_a, dtype_a)), data.draw(tensors_of(shape_b, dtype_b))
     _expect_sum(student, a, b, "safe_add(a, b)")
+
+
+@pytest.mark.task(f"{M}.safe_add")
+@pytest.mark.parametrize("a, b", [
+    (torch.tensor(2.5, dtype=torch.float64), torch.tensor([1.0, 2.0, 3.0])),
+    (torch.tensor([[1], [2]]), torch.tensor(0.5)),
+    (torch.tensor([1.5, -2.0], dtype=torch.float16), torch.tensor([[3], [4]])),
+], ids=["0d_float64_and_float32", "int64_and_0d_float32", "float16_and_int64"])
+def test_safe_add_keeps_pytorchs_result_dtype(student, a, b):
+    # a + b's dtype: a 0-d tensor takes part in type promotion only through its category
+    # (float or integer), so broadcasting both first (torch.broadcast_tensors) changes it.
+    _expect_sum(student, a, b, f"safe_add(a, b) of a {a.dtype} and a {b.dtype} tensor, {a.dim()}-d and {b.dim()}-d "
+                               f"(a + b is {(a + b).dtype})")
 
 
 @st.composite
