@@ -6,6 +6,8 @@ The models, losses, optimizers and loaders are stock PyTorch objects built in th
 through the bridge; what a student's code did is observed with stock pieces too:
 
 - gradients left behind and parameters after a step (``student.parameters``);
+- whether an update was in place: a view of each parameter (``p.detach()``, the same memory)
+  kept in the worker from before the call sees the new values only then;
 - whether an evaluation built an autograd graph: a ``torch.autograd.graph.saved_tensors_hooks``
   whose pack hook is a list's ``append`` collects every tensor autograd saves for a backward
   pass, which happens only while a graph is being recorded;
@@ -19,7 +21,9 @@ losses then do not depend on the update), or, where the model must learn, a mode
 clears its own gradients at the start of each backward pass (a stock full-backward
 pre-hook, ``nn.Module.zero_grad``) with ``zero_grad`` of the model and the optimizer
 turned into no-ops: the step then uses this batch's gradient (or the previous one's,
-when ``step`` comes before ``backward``) whatever ``train_step`` does with ``zero_grad``.
+when ``step`` comes before ``backward``) whatever ``train_step`` does with ``zero_grad``;
+or, where the epoch loss must come from a model that learns, the student's own ``train_step``
+run batch by batch on a twin gives a second expected value.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class Net:
     layers: tuple[tuple[str, tuple], ...]
     seed: int
     loss: str = "torch.nn.MSELoss"
+    loss_kwargs: dict = field(default_factory=dict)
     optimizer: str = "torch.optim.SGD"
     optimizer_kwargs: dict = field(default_factory=lambda: {"lr": 0.1})
     training: bool = True
@@ -95,7 +100,7 @@ class Net:
             for p in model.parameters():
                 p.copy_(torch.rand(p.shape, generator=generator) * 2 - 1)
         model.train(self.training)
-        loss_fn = _resolve(self.loss)()
+        loss_fn = _resolve(self.loss)(**self.loss_kwargs)
         if self.stale is not None:
             loss_fn(model(self.stale[0]), self.stale[1]).backward()
         return model, loss_fn, _resolve(self.optimizer)(model.parameters(), **self.optimizer_kwargs)
@@ -107,7 +112,7 @@ class Net:
         model = modules[0] if len(modules) == 1 else student.call("torch.nn.Sequential", *modules, keep=True)
         model.method("load_state_dict", state)
         model.method("train", self.training)
-        loss_fn = student.call(self.loss, keep=True)
+        loss_fn = student.call(self.loss, keep=True, **self.loss_kwargs)
         if self.stale is not None:
             out = student.call(model, self.stale[0], keep=True)
             student.backward(student.call(loss_fn, out, self.stale[1], keep=True))
@@ -266,6 +271,56 @@ def test_sgd_step_updates_outside_autograd(student):
              hint="use `with torch.no_grad():` rather than torch.set_grad_enabled(False)")
 
 
+@pytest.mark.task(f"{M}.sgd_step")
+def test_sgd_step_updates_in_place(student):
+    """The update changes each parameter's own memory, as ``torch.optim.SGD`` does: a view of
+    the parameter taken before the call (``p.detach()``, the same memory) sees the new values.
+    ``p.data = p.data - lr * p.grad`` gives the parameter new memory instead."""
+    values = [torch.tensor([1.0, -2.0, 0.5]), torch.tensor([[0.5, 3.0], [-1.0, 2.0]])]
+    grads = [torch.tensor([0.5, 1.0, -1.5]), torch.tensor([[1.0, -1.0], [2.0, 0.5]])]
+    refs = _remote_parameters(student, values, grads)
+    views = [student.call((r, "detach"), keep=True) for r in refs]
+    student.call(f"{M}.sgd_step", refs, 0.5)
+    _expect_sgd(student.call("builtins.list", refs), values, grads, 0.5, "sgd_step(params, lr)")
+    for index, (view, want) in enumerate(zip(views, _sgd_reference(values, grads, 0.5)), start=1):
+        seen = student.getattr(view)
+        if not (isinstance(seen, torch.Tensor) and seen.shape == want.shape and
+                torch.allclose(seen, want, rtol=1e-5, atol=1e-6)):
+            fail(f"sgd_step did not update parameter {index} in place: the parameter got new memory holding "
+                 "the new values, and its old memory (which the model, the optimizer and any view of the "
+                 "parameter still use) kept the old values.",
+                 hint="modify the tensor itself: p -= lr * p.grad or p.sub_(lr * p.grad) inside torch.no_grad(); "
+                      "p.data = p.data - lr * p.grad replaces its memory instead")
+
+
+@pytest.mark.task(f"{M}.sgd_step")
+def test_sgd_step_leaves_the_gradients_alone(student):
+    """``torch.optim.SGD.step()`` reads ``.grad`` and leaves it as it is: the same values, and
+    None stays None (clearing the gradients is ``zero_grad``'s job)."""
+    values = [torch.tensor([1.0, -2.0, 0.5]), torch.tensor([[0.5, 3.0]]), torch.tensor([4.0])]
+    grads = [torch.tensor([0.5, 1.0, -1.5]), None, torch.tensor([-2.0])]
+    refs = _remote_parameters(student, values, grads)
+    student.call(f"{M}.sgd_step", refs, 0.1)
+    hint = ("leave p.grad as it is: torch.optim.SGD.step() does not clear it either; the gradients are "
+            "cleared by optimizer.zero_grad() before the next loss.backward()")
+    for index, (r, before) in enumerate(zip(refs, grads), start=1):
+        after = student.getattr((r, "grad"))
+        if before is None:
+            if after is not None:
+                fail(f"after sgd_step, parameter {index}, whose .grad was None, has a .grad "
+                     f"({describe_value(after)}); sgd_step only updates the parameters.",
+                     hint="skip parameters whose .grad is None and leave their .grad alone")
+            continue
+        if after is None:
+            fail(f"after sgd_step, the .grad of parameter {index} was set to None; sgd_step only updates the "
+                 "parameters.", hint=hint)
+        same_shape = isinstance(after, torch.Tensor) and after.shape == before.shape
+        if not (same_shape and torch.equal(after.detach(), before)):
+            how = "zeroed" if same_shape and not bool(after.detach().any()) else "changed"
+            fail(f"after sgd_step, the .grad of parameter {index} was {how}; sgd_step only updates the "
+                 "parameters.", hint=hint)
+
+
 # -- training.train_step -----------------------------------------------------------------
 def _local_step(net: Net, batch, order: str) -> nn.Module:
     """The local twin after a step whose operations after the loss come in ``order``
@@ -420,6 +475,45 @@ def test_train_epoch_returns_mean_loss_per_sample(student):
 
 
 @pytest.mark.task(f"{M}.train_epoch")
+def test_train_epoch_returns_the_losses_train_step_returned(student):
+    """5 samples in batches of 2, 2 and 1 with a learning rate above 0: the model changes
+    after every batch, so the epoch loss must be made of the losses ``train_step`` returned
+    (each computed before its update). So that a mistake in ``train_step`` costs points there
+    only, the student's own ``train_step``, run batch by batch on a twin of the model, gives
+    an expected value too; either that or the reference's ``train_epoch`` passes."""
+    net = Net((("torch.nn.Linear", (2, 1)),), seed=13, optimizer_kwargs={"lr": 0.05})
+    x, y = _epoch_data(5, seed=13)
+    local_loader, loader = _loaders(student, x, y, batch_size=2)
+    model, loss_fn, optimizer = net.remote(student)
+    got = _epoch_value(student, student.call(f"{M}.train_epoch", model, loader, loss_fn, optimizer))
+    local, local_loss, local_opt = net.local()
+    want = ref.train_epoch(local, local_loader, local_loss, local_opt)
+    twin, twin_loss, twin_opt = net.remote(student)
+    returned = [_number(student.call(f"{M}.train_step", twin, (bx, by), twin_loss, twin_opt))
+                for bx, by in local_loader]
+    own = None if None in returned else \
+        sum(v * len(bx) for v, (bx, _) in zip(returned, local_loader)) / len(x)
+    if math.isclose(got, want, rel_tol=1e-4, abs_tol=1e-5) or \
+            own is not None and math.isclose(got, own, rel_tol=1e-4, abs_tol=1e-5):
+        return
+    after, _, after_opt = net.local()
+    total = 0.0
+    for bx, by in local_loader:
+        ref.train_step(after, (bx, by), local_loss, after_opt)
+        with torch.no_grad():
+            total += local_loss(after(bx), by).item() * len(bx)
+    hint = ("add up the value train_step returns for each batch, weighted by the batch's size; do not "
+            "compute the loss again after train_step")
+    if math.isclose(got, total / len(x), rel_tol=1e-4, abs_tol=1e-5):
+        fail(f"train_epoch returned {got:.6g}, the losses of the batches computed again after each update; "
+             f"expected the mean per sample of the losses train_step returned (each computed before its "
+             f"update), {want:.6g}.", hint=hint)
+    expect_close(got, want, what="train_epoch with a learning rate above 0", rtol=1e-4, atol=1e-5,
+                 hint="run train_step once on every batch and return the sum of (the loss train_step returned "
+                      "x the batch's size) divided by the number of samples")
+
+
+@pytest.mark.task(f"{M}.train_epoch")
 def test_train_epoch_sets_training_mode(student):
     """The model starts in eval mode; batch norm uses batch statistics only in training mode.
     The batches have equal sizes: this check is not about the mean per sample."""
@@ -522,11 +616,12 @@ def _unpack(got: Any) -> tuple[float, float]:
     return _expect_number(got[0], what="evaluate's loss"), _expect_number(got[1], what="evaluate's accuracy")
 
 
-def _evaluate(student, training: bool, *, batch_size: int = 3, seed: int = 10):
+def _evaluate(student, training: bool, *, batch_size: int = 3, seed: int = 10,
+              loss: str = "torch.nn.CrossEntropyLoss", loss_kwargs: dict | None = None):
     """Run the student's evaluate on the dropout classifier; return (got, want, per-batch
     means, remote model)."""
     student.seed(seed)
-    net = Net(_CLASSIFIER, seed=seed, loss="torch.nn.CrossEntropyLoss", training=training)
+    net = Net(_CLASSIFIER, seed=seed, loss=loss, loss_kwargs=dict(loss_kwargs or {}), training=training)
     x, y = _classification_data(seed=seed)
     local_loader, loader = _loaders(student, x, y, batch_size=batch_size)
     model, loss_fn, _ = net.remote(student)
@@ -626,3 +721,60 @@ def test_evaluate_builds_no_autograd_graph(student):
     grads = [name for name, p in student.parameters(model).items() if p["grad"] is not None]
     if grads:
         fail(f"evaluate computed gradients of the model's parameters ({', '.join(grads)}).", hint=hint)
+
+
+# Losses other than the plain CrossEntropyLoss the other checks pass: (path, kwargs, as written).
+_OTHER_LOSSES = {
+    "label_smoothing": ("torch.nn.CrossEntropyLoss", {"label_smoothing": 0.2},
+                        "nn.CrossEntropyLoss(label_smoothing=0.2)"),
+    "multi_margin": ("torch.nn.MultiMarginLoss", {}, "nn.MultiMarginLoss()"),
+}
+
+
+@pytest.mark.task(f"{M}.evaluate")
+@pytest.mark.parametrize("loss", sorted(_OTHER_LOSSES))
+def test_evaluate_uses_the_given_loss_fn(student, loss):
+    """7 samples in batches of 3, 3 and 1, and a loss other than the plain cross-entropy: the
+    mean loss is the given ``loss_fn``'s. The model starts in eval mode (this check is not
+    about the mode)."""
+    path, kwargs, written = _OTHER_LOSSES[loss]
+    got, want, _, _ = _evaluate(student, training=False, seed=13, loss=path, loss_kwargs=kwargs)
+    value, _ = _unpack(got)
+    hint = ("compute each batch's loss with the loss_fn argument, loss_fn(outputs, targets), not with a loss "
+            "of your own")
+    plain, _, _ = Net(_CLASSIFIER, seed=13, training=False).local()
+    x, y = _classification_data(seed=13)
+    cross_entropy = ref.evaluate(plain, DataLoader(TensorDataset(x, y), batch_size=3), nn.CrossEntropyLoss())[0]
+    if math.isclose(value, cross_entropy, rel_tol=1e-5) and not math.isclose(want[0], cross_entropy, rel_tol=1e-5):
+        fail(f"evaluate with loss_fn = {written} returned the mean loss {value:.6g}, the plain cross-entropy; "
+             f"expected the mean of the given loss_fn, {want[0]:.6g}.", hint=hint)
+    expect_close(value, want[0], what=f"evaluate with loss_fn = {written} (the mean loss)", rtol=1e-5, atol=1e-6,
+                 hint=hint)
+
+
+@pytest.mark.task(f"{M}.evaluate")
+def test_evaluate_leaves_requires_grad_as_it_found_it(student):
+    """``torch.no_grad()`` switches autograd off without touching the parameters: afterwards
+    each parameter's ``requires_grad`` is what it was before. One parameter is frozen
+    beforehand (``requires_grad=False``, as in fine-tuning) and stays frozen."""
+    student.module(M)
+    net = Net(_CLASSIFIER, seed=14, loss="torch.nn.CrossEntropyLoss", training=False)
+    x, y = _classification_data(seed=14)
+    _, loader = _loaders(student, x, y, batch_size=3)
+    model, loss_fn, _ = net.remote(student)
+    model.attr("0", keep=True).attr("bias", keep=True).method("requires_grad_", False)
+    before = {name: bool(p["value"].requires_grad) for name, p in student.parameters(model).items()}
+    student.call(f"{M}.evaluate", model, loader, loss_fn)
+    after = {name: bool(p["value"].requires_grad) for name, p in student.parameters(model).items()}
+    hint = ("run the evaluation inside `with torch.no_grad():`, which builds no graph without changing the "
+            "parameters, rather than switching requires_grad off with model.requires_grad_(False)")
+    off = [name for name in before if before[name] and not after.get(name)]
+    if off:
+        which = f"the parameters {', '.join(off)} no longer require" if len(off) > 1 else \
+            f"the parameter {off[0]} no longer requires"
+        fail(f"after evaluate, {which} grad (requires_grad was switched off and not back on): the model can no "
+             "longer be trained.", hint=hint)
+    on = [name for name in before if not before[name] and after.get(name)]
+    if on:
+        fail(f"after evaluate, the frozen parameter {', '.join(on)} (requires_grad=False) requires grad again: "
+             "evaluate must leave each parameter's requires_grad as it found it.", hint=hint)
