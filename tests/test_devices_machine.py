@@ -64,3 +64,31 @@ def test_names_imported_from_a_probe_are_patched_too():
 def test_a_machine_with_both_cuda_and_mps_is_refused():
     with pytest.raises(ValueError, match="no machine has both"):
         Machine(cuda=True, mps=True)
+
+
+_TABLE = (("cuda", torch.cuda.is_available), ("mps", torch.backends.mps.is_available),
+          ("accelerator", torch.accelerator.current_accelerator), ("idx", torch.accelerator.current_device_idx))
+
+
+def _held(cuda_ok=torch.cuda.is_available, count=torch.cuda.device_count, mps_ok=torch.backends.mps.is_available):
+    """Probes held by reference, as a keyword default and in a table built at import."""
+    return cuda_ok(), count() > 0, mps_ok(), dict(_TABLE)["mps"](), dict(_TABLE)["accelerator"]()
+
+
+@pytest.mark.parametrize("cuda,mps", [(True, False), (False, True), (False, False)])
+def test_probes_held_by_reference_see_the_machine_and_are_restored(cuda, mps):
+    functions = {name: probe for name, probe in _TABLE}
+    codes = {name: getattr(getattr(probe, "__wrapped__", probe), "__code__") for name, probe in _TABLE}
+    before = _held()
+    patches = machine.install(Machine(cuda=cuda, mps=mps))
+    try:
+        seen = _held()
+        assert seen[:4] == (cuda, cuda, mps, mps)
+        assert (seen[4] and seen[4].type) == ("cuda" if cuda else "mps" if mps else None)
+        if cuda or mps:
+            assert dict(_TABLE)["idx"]() == 0        # a deprecated wrapper with a closure
+        assert torch.cuda.is_available is functions["cuda"]    # the same objects, answering for the machine
+    finally:
+        machine.restore(patches)
+    assert _held() == before
+    assert {name: getattr(getattr(p, "__wrapped__", p), "__code__") for name, p in _TABLE} == codes

@@ -38,6 +38,8 @@ Sample = namedtuple("Sample", ["x", "meta"])
 # impossible machine a correct get_device that asks torch.accelerator looks wrong.
 MACHINES = ((True, False), (False, True), (False, False))
 
+UNKNOWN_NAME_HINT = ('raise ValueError(...) for anything but None and exactly "cpu", "cuda" and "mps" (as '
+                     'torch.device, names are not lower-cased)')
 NAMEDTUPLE_HINT = ("a named tuple is a tuple with a _fields attribute; tuple(items) loses its type and "
                    "type(obj)(items) fails: rebuild it with type(obj)(*items)")
 
@@ -238,17 +240,18 @@ def test_get_device_falls_back_when_preferred_is_unavailable(student):
 @pytest.mark.weight(2)
 def test_get_device_rejects_unknown_names(student):
     for name, cuda, mps in (("gpu", False, False), ("tpu", False, False), ("cuda:0", False, False),
-                            ("gpu", True, False), ("gpu", False, True)):
+                            ("gpu", True, False), ("gpu", False, True), ("CUDA", True, False),
+                            ("Cpu", False, False), ("MPS", False, True)):
         try:
             got = _get_device(student, cuda, mps, name)
         except StudentError as err:
             if not err.is_a("ValueError"):
                 fail(f"get_device with an unknown device name raised {err.type_name}; expected ValueError.",
-                     hint='raise ValueError(...) for anything but None, "cpu", "cuda" and "mps"',
-                     detail=f"prefer={name!r}")
+                     hint=UNKNOWN_NAME_HINT, detail=f"prefer={name!r}")
             continue
-        fail(f"get_device with an unknown device name returned {describe_value(got)}; expected it to raise "
-             "ValueError.", hint='raise ValueError(...) for anything but None, "cpu", "cuda" and "mps"',
+        received = got if isinstance(got, torch.device) else describe_value(got)
+        fail(f"get_device({name!r}) returned {received}; expected it to raise ValueError (an unknown device name).",
+             hint=UNKNOWN_NAME_HINT,
              detail=f"prefer={name!r}, cuda available={cuda}, mps available={mps}")
 
 
@@ -312,6 +315,7 @@ def test_to_device_dicts(student):
         {"x": x, "y": torch.tensor([1, 2, 3])},
         {"inputs": {"ids": x, "mask": [x, x]}, "labels": x, "name": "batch-0", "size": 3},
         {"a": {"b": {"c": x}}, "empty": {}},
+        [{"x": x}, ({"y": x, "z": [x]},)],
     ]
     for obj in cases:
         _expect_structure(_to_device_info(student, obj, TARGET), ref.to_device(obj, TARGET), TARGET,
@@ -415,6 +419,9 @@ def test_model_device_of_a_model_without_parameters(student):
     _expect_model_device(student, _model(student, ("torch.nn.ReLU", (), {})), "cpu", "nn.ReLU()", hint)
     _expect_model_device(student, _model(student, ("torch.nn.Flatten", (), {}), ("torch.nn.ReLU", (), {})), "cpu",
                          "a Sequential without parameters", hint)
+    _expect_model_device(student, _model(student, ("torch.nn.BatchNorm1d", (3,), {"affine": False, "device": TARGET})),
+                         "cpu", f"nn.BatchNorm1d(3, affine=False) on {TARGET}: buffers but no parameters",
+                         "buffers are not parameters: a model without parameters is on the CPU, whatever its buffers")
 
 
 @pytest.mark.task(f"{M}.model_device")
@@ -438,6 +445,12 @@ def test_model_device_uses_the_first_parameter(student):
                        ("torch.nn.Linear", (3, 1), {"device": second}))
         _expect_model_device(student, model, first, "a Sequential whose layers are on two devices",
                              hint="the device of the FIRST parameter, next(model.parameters())")
+        model = _model(student, ("torch.nn.BatchNorm1d", (3,), {"affine": False, "device": second}),
+                       ("torch.nn.Linear", (3, 1), {"device": first}))
+        _expect_model_device(student, model, first,
+                             f"Sequential(BatchNorm1d(3, affine=False) on {second}, Linear(3, 1) on {first})",
+                             hint="the first PARAMETER, next(model.parameters()): a buffer (in state_dict() or "
+                                  "buffers()) is not one")
 
 
 # -- to_numpy --------------------------------------------------------------------------
@@ -469,7 +482,9 @@ def test_to_numpy_of_a_tensor_requiring_grad(student):
 @pytest.mark.weight(2)
 def test_to_numpy_keeps_shape_dtype_and_values(student):
     for x in (torch.linspace(-2, 2, 7, dtype=torch.float64), torch.arange(12).reshape(3, 4),
-              torch.tensor(1.5), torch.tensor([True, False, True]), torch.zeros(0, 3)):
+              torch.tensor(1.5), torch.tensor([True, False, True]), torch.zeros(0, 3),
+              torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[1], [2], [3]]), torch.tensor([7.0]),
+              torch.ones(2, 1, 3)):
         _expect_array(student.call(f"{M}.to_numpy", x), ref.to_numpy(x), "to_numpy(tensor)",
                       detail=f"a {x.dtype} tensor of shape {list(x.shape)}")
 
