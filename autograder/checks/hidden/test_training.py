@@ -455,17 +455,27 @@ def _epoch_data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, noisy * torch.arange(1, n + 1).reshape(n, 1)
 
 
-@pytest.mark.task(f"{M}.train_epoch")
-@pytest.mark.weight(2)
-def test_train_epoch_returns_mean_loss_per_sample(student):
-    """5 samples in batches of 2, 2 and 1; a learning rate of 0 keeps the batch losses fixed."""
-    net = Net((("torch.nn.Linear", (2, 1)),), seed=7, optimizer_kwargs={"lr": 0.0})
-    x, y = _epoch_data(5, seed=7)
+_LINE_MODEL = (("torch.nn.Linear", (2, 1)),)
+
+
+def _epoch_of_five(student, seed: int, lr: float) -> tuple[float, float, DataLoader]:
+    """The student's train_epoch and the reference's on a Linear(2, 1) with SGD(lr) and 5
+    samples in batches of 2, 2 and 1: (got, want, the grader's loader of those batches)."""
+    net = Net(_LINE_MODEL, seed=seed, optimizer_kwargs={"lr": lr})
+    x, y = _epoch_data(5, seed=seed)
     local_loader, loader = _loaders(student, x, y, batch_size=2)
     model, loss_fn, optimizer = net.remote(student)
     got = _epoch_value(student, student.call(f"{M}.train_epoch", model, loader, loss_fn, optimizer))
     local, local_loss, local_opt = net.local()
-    want = ref.train_epoch(local, local_loader, local_loss, local_opt)
+    return got, ref.train_epoch(local, local_loader, local_loss, local_opt), local_loader
+
+
+@pytest.mark.task(f"{M}.train_epoch")
+@pytest.mark.weight(2)
+def test_train_epoch_returns_mean_loss_per_sample(student):
+    """5 samples in batches of 2, 2 and 1; a learning rate of 0 keeps the batch losses fixed."""
+    got, want, local_loader = _epoch_of_five(student, seed=7, lr=0.0)
+    local, local_loss, _ = Net(_LINE_MODEL, seed=7, optimizer_kwargs={"lr": 0.0}).local()
     with torch.no_grad():
         per_batch = sum(local_loss(local(bx), by).item() for bx, by in local_loader) / len(local_loader)
     if math.isclose(got, per_batch, rel_tol=1e-5) and not math.isclose(want, per_batch, rel_tol=1e-5):
@@ -481,13 +491,10 @@ def test_train_epoch_returns_the_losses_train_step_returned(student):
     (each computed before its update). So that a mistake in ``train_step`` costs points there
     only, the student's own ``train_step``, run batch by batch on a twin of the model, gives
     an expected value too; either that or the reference's ``train_epoch`` passes."""
-    net = Net((("torch.nn.Linear", (2, 1)),), seed=13, optimizer_kwargs={"lr": 0.05})
-    x, y = _epoch_data(5, seed=13)
-    local_loader, loader = _loaders(student, x, y, batch_size=2)
-    model, loss_fn, optimizer = net.remote(student)
-    got = _epoch_value(student, student.call(f"{M}.train_epoch", model, loader, loss_fn, optimizer))
-    local, local_loss, local_opt = net.local()
-    want = ref.train_epoch(local, local_loader, local_loss, local_opt)
+    net = Net(_LINE_MODEL, seed=13, optimizer_kwargs={"lr": 0.05})
+    got, want, local_loader = _epoch_of_five(student, seed=13, lr=0.05)
+    x = local_loader.dataset.tensors[0]
+    local_loss = net.local()[1]
     twin, twin_loss, twin_opt = net.remote(student)
     returned = [_number(student.call(f"{M}.train_step", twin, (bx, by), twin_loss, twin_opt))
                 for bx, by in local_loader]
