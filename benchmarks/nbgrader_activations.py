@@ -275,6 +275,11 @@ for i in range(N):
     probs = (0.01 + 0.98 * torch.rand(n, dtype=torch.float64, generator=generator)).to(dtype)
     target = torch.rand(n, dtype=torch.float64, generator=generator).to(dtype)
     assert_gradients(binary_cross_entropy, ref_bce, [probs, target], wrt=(0,))
+for shape in ((2, 3), (3, 1, 2)):          # the mean over every element, whatever the shape
+    generator = torch.Generator().manual_seed(len(shape))
+    probs = torch.rand(shape, generator=generator) * 0.98 + 0.01
+    target = (torch.rand(shape, generator=generator) > 0.5).float()
+    assert_bce(call(binary_cross_entropy, probs, target), probs, target, f"binary_cross_entropy of shape {shape}")
 probs, target = torch.tensor([0.0, 1.0, 0.0, 1.0]), torch.tensor([0.0, 1.0, 1.0, 0.0])
 assert_bce(call(binary_cross_entropy, probs, target), probs, target, "binary_cross_entropy at 0 and 1")
 assert_allowed(binary_cross_entropy)
