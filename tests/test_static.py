@@ -114,6 +114,11 @@ def test_real_uses_are_found_through_aliases_helpers_and_module_values(source, n
      "    if isinstance(weight, nn.Linear) or isinstance(weight, (Lin, torch.nn.modules.linear.Linear)):\n"
      "        raise TypeError('pass the weight tensor, not a layer')\n"
      "    if isinstance(x, type) and issubclass(x, nn.Linear):\n        raise TypeError('not a class')\n"
+     "    if isinstance(weight, nn.Linear | nn.Module) or isinstance(weight, (nn.Linear,) + (nn.Bilinear,)):\n"
+     "        raise TypeError\n"
+     "    if type(weight) is nn.Linear or type(weight) in (nn.Linear, Lin) or type(weight) == torch.nn.Linear:\n"
+     "        raise TypeError\n"
+     "    match weight:\n        case nn.Linear():\n            raise TypeError\n"
      "    return x @ weight.T\n", "linear_forward", LINEAR),
     # a local variable that happens to share a module-level helper's name
     ("import torch\ndef helper(x):\n    return torch.sigmoid(x)\ndef sig(x):\n    helper = torch.exp\n"
@@ -127,6 +132,8 @@ def test_code_that_does_not_run_when_the_task_is_called_costs_nothing(source, na
     "isinstance(weight, make())",                 # the class expression calls make(), which builds one
     "isinstance(weight, (nn.ReLU, make()))",
     "isinstance(nn.Linear(2, 2), type(weight))",  # the first argument is evaluated as usual
+    "type(weight) is type(nn.Linear(1, 1))",      # a comparison that builds one
+    "isinstance(weight, [nn.Linear][0] or nn.Linear)",
 ])
 def test_a_type_test_that_calls_something_still_counts(test):
     source = ("from torch import nn\ndef make():\n    return type(nn.Linear(1, 1))\n"

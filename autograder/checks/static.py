@@ -11,8 +11,9 @@
   in-place form ``x.softmax_()``), loses that task's points with a message naming it.
   Not counted, because they call nothing when the task runs: code under
   ``if __name__ == "__main__":``, module-level code the task does not refer to (a
-  notebook's training loop, a self-test), other functions, type annotations, the class
-  of a type test (``isinstance(w, nn.Linear)``, ``issubclass``), docstrings and comments.
+  notebook's training loop, a self-test), other functions, type annotations, the classes
+  of a type test (``isinstance(w, nn.Linear)``, ``issubclass``, ``type(w) is nn.Linear``,
+  ``case nn.Linear():``), docstrings and comments.
 - Escapes from the sandbox's rules, anywhere in the module: importing ``autograder``,
   ``solutions`` or ``importlib``, and using ``__import__``, ``exec``, ``eval`` or
   ``compile``.
@@ -223,6 +224,11 @@ def _runtime_nodes(root: ast.AST) -> Iterator[tuple[ast.AST, frozenset[str]]]:
             children = node.decorator_list + node.bases + [k.value for k in node.keywords] + node.body
         elif _is_type_test(node, local):
             children = [node.func, node.args[0]]    # the class tested against is not called
+        elif isinstance(node, ast.Compare) and all(isinstance(op, _IDENTITY_TESTS) for op in node.ops):
+            # type(w) is nn.Linear, type(w) in (nn.Linear, nn.Conv2d): compared, not called
+            children = [side for side in (node.left, *node.comparators) if not _only_refers(side)]
+        elif isinstance(node, ast.MatchClass):
+            children = list(node.patterns) + list(node.kwd_patterns)   # case nn.Linear(): a type test
         elif isinstance(node, ast.AnnAssign):
             children = [c for c in (node.target, node.value) if c is not None]
         else:
@@ -230,18 +236,26 @@ def _runtime_nodes(root: ast.AST) -> Iterator[tuple[ast.AST, frozenset[str]]]:
         stack.extend((child, local) for child in reversed(children))
 
 
+_IDENTITY_TESTS = (ast.Is, ast.IsNot, ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+# What an expression may hold and still only name things: names, attributes, tuples, lists
+# and sets of them, and the operators that combine classes (``nn.Linear | nn.Module``,
+# ``(nn.Linear,) + (nn.Bilinear,)``); no call, subscript, lambda or comprehension.
+_REFERENCE_NODES = (ast.Name, ast.Attribute, ast.Tuple, ast.List, ast.Set, ast.BinOp, ast.BitOr, ast.Add,
+                    ast.Load, ast.Constant)
+
+
+def _only_refers(node: ast.AST) -> bool:
+    """Whether evaluating ``node`` only looks names up (so it calls nothing it names)."""
+    return all(isinstance(part, _REFERENCE_NODES) for part in ast.walk(node))
+
+
 def _is_type_test(node: ast.AST, local: frozenset[str]) -> bool:
-    """``isinstance(x, C)`` or ``issubclass(x, C)`` (the builtins), where ``C`` is only a
-    reference to a class or a tuple of them (``nn.Linear``, ``(nn.ReLU, nn.Tanh)``): it
-    tests a type and calls nothing of ``C``, like an annotation (the handout counts calls)."""
-    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    """``isinstance(x, C)`` or ``issubclass(x, C)`` (the builtins), where ``C`` only names
+    classes (``nn.Linear``, ``(nn.ReLU, nn.Tanh)``, ``nn.Linear | nn.Module``): it tests a
+    type and calls nothing of ``C``, like an annotation (the handout counts calls)."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id in ("isinstance", "issubclass") and node.func.id not in local
-            and len(node.args) == 2 and not node.keywords):
-        return False
-    classes = node.args[1]
-    items = classes.elts if isinstance(classes, ast.Tuple) else [classes]
-    return all(isinstance(item, (ast.Name, ast.Attribute)) and all(
-        isinstance(part, (ast.Name, ast.Attribute, ast.Load)) for part in ast.walk(item)) for item in items)
+            and len(node.args) == 2 and not node.keywords and _only_refers(node.args[1]))
 
 
 class _Banned:

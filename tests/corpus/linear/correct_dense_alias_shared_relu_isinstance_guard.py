@@ -5,8 +5,9 @@
   name with ``Linear = Dense``: make_mlp's layers are instances of ``linear.Linear``;
 - make_mlp reuses one stateless ``nn.ReLU()`` between every pair of layers (an
   ``nn.Sequential`` then lists it under several indices; ``named_children()`` only once);
-- linear_forward guards against being handed a layer with ``isinstance(weight, nn.Linear)``,
-  a type test that calls nothing of ``torch.nn.Linear`` (the handout forbids calls).
+- linear_forward guards against being handed a layer with ``isinstance(weight, nn.Linear)``
+  and ``type(weight) is nn.Linear``, type tests that call nothing of ``torch.nn.Linear``
+  (the handout forbids calls).
 """
 
 import math
@@ -16,7 +17,7 @@ from torch import nn
 
 
 def linear_forward(x, weight, bias=None):
-    if isinstance(weight, (nn.Linear, nn.Module)):
+    if isinstance(weight, nn.Linear | nn.Module) or type(weight) is nn.Linear:
         raise TypeError("pass the weight tensor, not a layer")
     out = x @ weight.T
     return out + bias if bias is not None else out

@@ -1,6 +1,6 @@
 # expect-lost: none
-# describe returns an OrderedDict, a dict subclass (the handout: "-> dict"); the rest is plain.
-from collections import OrderedDict
+# describe returns a dict subclass of the student's own (the handout: "-> dict"; a subclass is one).
+# Unlike an OrderedDict it is not plain data on the grader's wire, so it arrives as a reference.
 
 import numpy as np
 import torch
@@ -16,8 +16,15 @@ def to_tensor(data, dtype=None):
     return out
 
 
+class Description(dict):
+    """A dict that prints itself in one line."""
+
+    def __str__(self):
+        return f"{self['shape']} {self['dtype']} on {self['device']}"
+
+
 def describe(t):
-    return OrderedDict(shape=tuple(t.shape), dtype=str(t.dtype), device=str(t.device))
+    return Description(shape=tuple(t.shape), dtype=str(t.dtype), device=str(t.device))
 
 
 def add_batch_dim(x):
