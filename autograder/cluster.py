@@ -51,7 +51,7 @@ from . import __version__
 from .course import MODULES
 from .errors import AutograderError
 from .results import Isolation, StudentResult
-from .submissions import MAX_FILE_BYTES, Submission, _read_regular
+from .submissions import Submission, _read_regular, size_limit
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -120,7 +120,7 @@ def _pack_folder(folder: Path, prefix: str, entries: list[tuple[str, str, bytes]
             continue
         elif not stat.S_ISREG(info.st_mode):
             entries.append((path, SPECIAL, b""))
-        elif info.st_size > MAX_FILE_BYTES:
+        elif info.st_size > size_limit(entry.name):
             entries.append((path, OVERSIZED, b""))
         else:
             try:
@@ -153,7 +153,7 @@ def unpack_submission(packed: PackedSubmission, dest: Path) -> Submission:
             os.mkfifo(target)
         elif kind == OVERSIZED:
             with open(target, "wb") as handle:      # sparse: its size is all the grader looks at
-                handle.truncate(MAX_FILE_BYTES + 1)
+                handle.truncate(size_limit(target.name) + 1)
         else:
             raise ValueError(f"packed submission of {packed.student}: unknown entry kind {kind!r}")
     return Submission(packed.student, dest, packed.nbgrader)

@@ -58,6 +58,13 @@ _SAFE_BUILTINS = frozenset({
     "object", "property", "staticmethod", "classmethod", "super", "ord", "chr", "hex", "oct", "bin",
 })
 _BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__"}
+# Calls that reach outside the code (files, downloads, a GPU) and so are never run as a
+# notebook's "constant": a dataset (``train = datasets.MNIST('./data', download=True)``),
+# ``torch.load`` of a Drive path, a tensor moved with ``.cuda()`` in a demo cell. Run at
+# import, one of them failing would fail the whole module; left out, only what uses it does.
+_OUTSIDE_WORLD = frozenset({"cuda", "load", "download", "mount", "urlretrieve", "urlopen", "MNIST", "FashionMNIST",
+                            "KMNIST", "EMNIST", "QMNIST", "CIFAR10", "CIFAR100", "SVHN", "ImageFolder",
+                            "DatasetFolder", "read_image", "imread", "read_csv"})
 _LISTED = 8   # statements named in the "left out" message
 
 
@@ -139,7 +146,7 @@ def _nbgrader(cell: dict) -> dict | None:
 def _read(data: bytes, name: str) -> list[dict]:
     """The cells of the notebook ``data``; ``NotebookError`` when it cannot be read."""
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")     # a byte order mark (some editors write one) is fine
     except UnicodeDecodeError:
         raise NotebookError(f"{name} is not a notebook: it is not UTF-8 text") from None
     try:
@@ -147,7 +154,9 @@ def _read(data: bytes, name: str) -> list[dict]:
     except (ValueError, RecursionError) as exc:
         raise NotebookError(f"{name} is not a valid notebook: it is not valid JSON ({exc}); "
                             "was it saved from Jupyter, and not renamed from another file?") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+    # nbformat 3 (old Jupyter, some exporters) keeps its cells in worksheets; nbformat converts it.
+    if not isinstance(raw, dict) or not (isinstance(raw.get("cells"), list) or
+                                         raw.get("nbformat") == 3 and isinstance(raw.get("worksheets"), list)):
         raise NotebookError(f"{name} is not a valid notebook: it has no list of cells")
     try:
         notebook = import_nbformat().reads(text, as_version=4)   # here, not at import time
@@ -350,10 +359,16 @@ class _Scope:
         return False
 
     def _callable(self, func: ast.AST, local: frozenset[str]) -> bool:
-        """A call of an imported module's function, a method of a kept value, or a pure built-in."""
-        root = func
+        """A call of an imported module's function, a method of a kept value, or a pure built-in
+        (none that reaches files, the network or a GPU: ``_OUTSIDE_WORLD``, ``datasets.*``)."""
+        root, path = func, []
         while isinstance(root, ast.Attribute):
+            path.append(root.attr)
             root = root.value
+        if isinstance(root, ast.Name):
+            path.append(root.id)
+        if path and path[0] in _OUTSIDE_WORLD or "datasets" in path[1:]:
+            return False
         if isinstance(root, ast.Name):
             name = root.id
             if name in self.defined:
@@ -436,6 +451,10 @@ def _keep(node: ast.stmt, scope: _Scope, local: frozenset[str]) -> tuple[bool, s
                 and all(_keep_all(h.body, scope, local) for h in node.handlers)
                 and _keep_all(node.orelse + node.finalbody, scope, local))
         return kept, None
+    if isinstance(node, ast.If) and scope.simple(node.test):
+        # A constant chosen by a condition (``if torch.cuda.is_available(): DEVICE = ...
+        # else: DEVICE = ...``): kept when both branches hold only what would be kept.
+        return _keep_all(node.body, scope, local) and _keep_all(node.orelse, scope, local), None
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
         return False, "quiet"     # a docstring or a bare literal: nothing to run, nothing to say
     if isinstance(node, ast.Pass):

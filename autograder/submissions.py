@@ -39,9 +39,17 @@ from pathlib import Path
 from .course import MODULES
 from .errors import SubmissionsError
 
-__all__ = ["Submission", "discover", "copy_submission", "submissions_root", "MAX_FILE_BYTES"]
+__all__ = ["Submission", "discover", "copy_submission", "submissions_root", "MAX_FILE_BYTES",
+           "MAX_NOTEBOOK_BYTES", "size_limit"]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
+# A notebook carries its outputs (plots are base64 images): a few figures pass 2 MB.
+MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
+
+
+def size_limit(name: str) -> int:
+    """The largest file named ``name`` that is read: a notebook's limit, or a source file's."""
+    return MAX_NOTEBOOK_BYTES if name.lower().endswith(".ipynb") else MAX_FILE_BYTES
 # System entries nobody submits on purpose (dot-names are ignored too: see _ignored).
 _IGNORED = {"__pycache__", ".ipynb_checkpoints", ".DS_Store", "__MACOSX", "Thumbs.db", "desktop.ini",
             "$RECYCLE.BIN", "System Volume Information"}
@@ -158,10 +166,11 @@ def _read_regular(path: Path) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError("not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise OSError(f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        limit = size_limit(path.name)
+        if info.st_size > limit:
+            raise OSError(f"larger than {limit // (1024 * 1024)} MB")
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(limit + 1)
     finally:
         os.close(fd)
 

@@ -271,14 +271,23 @@ def test_extraction_keeps_definitions_and_leaves_out_what_runs():
         "x = 1; print(x)",
         "import not_a_module_anywhere\ny = SCALE + 1",
         "%%bash\nls -la",
+        "if torch.cuda.is_available():\n    WHERE = 'cuda'\nelse:\n    WHERE = 'cpu'\n"
+        "def where(device=WHERE):\n    return device",
+        "import torchvision\nfrom torchvision import datasets\n"
+        "train = torchvision.datasets.MNIST('./data', download=True)\ntest = datasets.MNIST('./data', train=False)\n"
+        "state = torch.load('/content/drive/MyDrive/net.pt')\nx_gpu = torch.randn(3, 3).cuda()\n"
+        "loader = torch.utils.data.DataLoader(train, batch_size=64)",
+        "if torch.cuda.is_available():\n    print('a GPU')",
     ])
     namespace: dict = {}
     exec(compile(result.source, "activations.py", "exec"), namespace)   # it imports and defines only
-    assert {"SCALE", "SHAPE", "DEVICE", "ONES", "relu", "Net", "x", "y"} <= set(namespace)
+    assert {"SCALE", "SHAPE", "DEVICE", "ONES", "relu", "Net", "x", "y", "WHERE", "where"} <= set(namespace)
     assert "model" not in namespace and "losses" not in namespace
+    # What reaches files, the network or a GPU is left out, and so is what uses it.
+    assert not {"train", "test", "state", "x_gpu", "loader"} & set(namespace)
     assert result.source.index("from __future__") < result.source.index("import torch")
     left_out = " ".join(result.messages)
-    for text in ("model = Net()", "print(relu(ONES))", "not_a_module_anywhere"):
+    for text in ("model = Net()", "print(relu(ONES))", "not_a_module_anywhere", "datasets.MNIST"):
         assert text in left_out, left_out
 
 
@@ -307,6 +316,33 @@ def test_public_check_cells_are_never_taken_as_student_code():
 def test_unreadable_notebooks_raise_a_clear_error(data):
     with pytest.raises(NotebookError, match="activations.ipynb"):
         extract(data, "activations")
+
+
+def test_a_byte_order_mark_and_nbformat_3_are_read():
+    code = "import torch\n\ndef sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n"
+    version4 = {"cells": [{"cell_type": "code", "metadata": {}, "source": code, "outputs": [], "execution_count": 1}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    version3 = {"metadata": {"name": ""}, "nbformat": 3, "nbformat_minor": 0,
+                "worksheets": [{"cells": [{"cell_type": "code", "input": code, "language": "python",
+                                           "metadata": {}, "outputs": []}], "metadata": {}}]}
+    for data in (b"\xef\xbb\xbf" + json.dumps(version4).encode(), json.dumps(version3).encode()):
+        assert "def sigmoid(x):" in extract(data, "activations").source
+
+
+def test_a_notebook_may_carry_more_than_a_source_files_size_in_outputs(tmp_path):
+    from autograder.submissions import MAX_FILE_BYTES, MAX_NOTEBOOK_BYTES, copy_submission
+
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "source": reference("activations"),
+                           "execution_count": 1,
+                           "outputs": [{"output_type": "display_data", "metadata": {},
+                                        "data": {"image/png": "A" * (2 * MAX_FILE_BYTES)}}]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    folder = tmp_path / "subs" / "alice"
+    write(folder, "activations.ipynb", json.dumps(notebook))
+    write(folder, "tensors.py", "x = 1\n" + "#" * (2 * MAX_FILE_BYTES))
+    notebooks, messages = copy_submission(Submission("alice", folder), tmp_path / "scratch")
+    assert "activations" in notebooks and MAX_NOTEBOOK_BYTES > len(notebooks["activations"]) > MAX_FILE_BYTES
+    assert messages == ["skipped tensors.py: larger than 2 MB"]
 
 
 # -- nbgrader options on a folder that is not a course ----------------------------------------
