@@ -31,6 +31,7 @@ Nothing here knows an assignment: it is a generic primitive (like ``patch``).
 
 from __future__ import annotations
 
+import functools
 import sys
 import types
 import warnings
@@ -100,6 +101,7 @@ _VALUE = "__simulated machine: value__"    # placeholders in the template code's
 _ERROR = "__simulated machine: error__"
 
 
+@functools.lru_cache(maxsize=None)
 def _template(free: int, raises: bool) -> types.CodeType:
     """The code of ``def probe(*args, **kwargs): return _VALUE`` (or ``raise RuntimeError(_ERROR)``)
     with ``free`` free variables it never reads, so it fits a function with a closure of that size."""
@@ -249,4 +251,3 @@ def restore(patches: list[Patch | Swap]) -> None:
                 delattr(patch.owner, patch.attr)
             except AttributeError:
                 pass
-

@@ -85,7 +85,7 @@ class Session(Codec):
         self.objects: dict[int, Any] = {}
         self.next_id = 1
         self.patches: list[tuple[Any, str, Any]] = []
-        self.machine: list[_machine.Patch] = []
+        self.machine: list[_machine.Patch | _machine.Swap] = []
 
     # -- the codec's hooks -----------------------------------------------------------
     def keep(self, obj: Any) -> Kept:

@@ -432,9 +432,15 @@ def _dropout_misplaced(student, net: Ref, twin: nn.Module, x: torch.Tensor) -> s
         return None
     if not all(isinstance(t, torch.Tensor) for t in (out, fc1_in, fc2_in)):
         return None
+    seen: dict = {}                # what fc1 receives in the reference's own forward pass
+    hook = twin.fc1.register_forward_pre_hook(lambda module, args: seen.setdefault("fc1", args[0]))
+    try:
+        with torch.no_grad():
+            twin(x)
+    finally:
+        hook.remove()
+    h = seen["fc1"]
     with torch.no_grad():
-        h = torch.relu(torch.max_pool2d(twin.conv1(x), 2))
-        h = torch.flatten(torch.relu(torch.max_pool2d(twin.conv2(h), 2)), 1)
         relu_fc1 = torch.relu(twin.fc1(h))
         if tuple(fc1_in.shape) != tuple(h.shape) or not torch.allclose(fc1_in.detach(), h, rtol=1e-4, atol=1e-5):
             return "what fc1 receives differs from evaluation mode: dropout (or something else random) acts before fc1"
