@@ -343,6 +343,10 @@ def test_a_notebook_may_carry_more_than_a_source_files_size_in_outputs(tmp_path)
     notebooks, messages = copy_submission(Submission("alice", folder), tmp_path / "scratch")
     assert "activations" in notebooks and MAX_NOTEBOOK_BYTES > len(notebooks["activations"]) > MAX_FILE_BYTES
     assert messages == ["skipped tensors.py: larger than 2 MB"]
+    with open(folder / "activations.ipynb", "r+b") as handle:     # sparse: over the notebook limit
+        handle.truncate(MAX_NOTEBOOK_BYTES + 1)
+    notebooks, messages = copy_submission(Submission("alice", folder), tmp_path / "scratch2")
+    assert "activations" not in notebooks and "skipped activations.ipynb: larger than 32 MB" in messages
 
 
 # -- nbgrader options on a folder that is not a course ----------------------------------------
